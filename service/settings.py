@@ -1,0 +1,73 @@
+"""Service settings: `SORAWM_*` environment variables, a `.env` file, then CLI flags."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_tokens(value: str | dict[str, str]) -> dict[str, str]:
+    """`name:token,name2:token2` → {token: name}. A bare token is named after its position."""
+    if isinstance(value, dict):
+        return value
+    tokens: dict[str, str] = {}
+    for index, item in enumerate(filter(None, (part.strip() for part in value.split(",")))):
+        name, sep, token = item.partition(":")
+        if not sep:
+            name, token = f"token{index + 1}", name
+        if not token:
+            raise ValueError(f"token entry {item!r} has an empty token")
+        tokens[token] = name
+    return tokens
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SORAWM_", env_file=".env", extra="ignore")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=5344, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file inside data_dir
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1)
+    lease_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    retention_days: float = Field(default=7.0, ge=0)
+    # how often one replica sweeps expired leases and polls for work queued elsewhere
+    maintenance_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # an UPLOADING task older than this was cut off (client or replica gone)
+    upload_timeout_s: float = Field(default=3600.0, gt=0)
+    client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    executor_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    admin_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    loopback_exempt: bool = True
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @field_validator("client_tokens", "executor_tokens", "admin_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: str | dict[str, str]) -> dict[str, str]:
+        return parse_tokens(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: str | list[str]) -> list[Network]:
+        items = value.split(",") if isinstance(value, str) else value
+        return [ipaddress.ip_network(str(item).strip(), strict=False) for item in items if str(item).strip()]
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sorawm.db').resolve()}"
+
+    @property
+    def heartbeat_s(self) -> float:
+        """Executors beat three times per lease, so one lost beat never costs the lease."""
+        return self.lease_seconds / 3

@@ -1,0 +1,1 @@
+"""The API contract shared by the service and the executors."""
