@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     retention_days: float = Field(default=7.0, ge=0)
     # how often one replica sweeps expired leases and polls for work queued elsewhere
     maintenance_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # an idle executor long-polls up to 30 s between calls: offline only past that
+    executor_offline_after_s: float = Field(default=45.0, gt=0)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
@@ -59,7 +61,11 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _proxies(cls, value: str | list[str]) -> list[Network]:
         items = value.split(",") if isinstance(value, str) else value
-        return [ipaddress.ip_network(str(item).strip(), strict=False) for item in items if str(item).strip()]
+        return [
+            ipaddress.ip_network(str(item).strip(), strict=False)
+            for item in items
+            if str(item).strip()
+        ]
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""The SoraWM fleet service: task table, file store, leases and the HTTP API."""

@@ -1,0 +1,219 @@
+"""The executor's API: claim (long poll), input, heartbeat, result, fail. Every write is fenced
+by the lease token: a stale one gets 409 and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import StreamingResponse
+
+from service import leases, queries
+from service.auth import ExecutorDep
+from service.errors import HashMismatch, LeaseLost
+from service.models import Task
+from service.ranges import file_response
+from service.state import AppState, StateDep
+from service.views import aware
+from shared.contract import (
+    ClaimedInput,
+    ClaimRequest,
+    ClaimResponse,
+    ErrorBody,
+    FailRequest,
+    FailResponse,
+    FileInfo,
+    Headers,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    ResultAck,
+    Routes,
+    TaskStatus,
+)
+
+router = APIRouter(tags=["executor"])
+
+_LEASE_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+}
+
+LeaseHeader = Annotated[str | None, Header(alias=Headers.LEASE_TOKEN)]
+
+
+@router.post(
+    Routes.CLAIM, response_model=ClaimResponse, responses={204: {"description": "no work"}}
+)
+async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimResponse | Response:
+    """Long poll up to `wait_s` for the oldest queued task; 204 when none came."""
+    capabilities = body.capabilities.model_dump(exclude_none=True)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + body.wait_s
+    while True:
+        task = await leases.claim_next(
+            state.db,
+            executor_id=body.executor_id,
+            capabilities=capabilities,
+            lease_s=state.settings.lease_seconds,
+        )
+        if task is not None:
+            state.metrics.claims.inc()
+            return _claim_response(task, state)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        await state.signal.wait(remaining)
+    if body.wait_s > 0:
+        await leases.seen_idle(state.db, executor_id=body.executor_id, capabilities=capabilities)
+    return Response(status_code=204)
+
+
+def _claim_response(task: Task, state: AppState) -> ClaimResponse:
+    assert task.lease_token and task.lease_expires_at and task.input_size and task.input_sha256
+    return ClaimResponse(
+        task_id=task.id,
+        lease_token=task.lease_token,
+        lease_expires_at=aware(task.lease_expires_at),
+        heartbeat_s=state.settings.heartbeat_s,
+        attempt=task.attempts,
+        input=ClaimedInput(
+            url=Routes.TASK_INPUT.format(task_id=task.id),
+            size=task.input_size,
+            sha256=task.input_sha256,
+            filename=task.input_filename or "video",
+        ),
+        options=task.options or {},
+    )
+
+
+@router.get(
+    Routes.TASK_INPUT,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **_LEASE_ERRORS},
+)
+async def download_input(
+    task_id: str, request: Request, state: StateDep, _: ExecutorDep, lease_token: LeaseHeader = None
+) -> Response:
+    """The task's input for the executor holding its lease; `Range` resumes a download."""
+    task = await leases.leased_task(state.db, task_id=task_id, lease_token=lease_token)
+    assert task.input_path and task.input_sha256
+    return file_response(
+        request,
+        state.store,
+        key=task.input_path,
+        sha256=task.input_sha256,
+        media_type="application/octet-stream",
+    )
+
+
+@router.post(Routes.HEARTBEAT, response_model=HeartbeatResponse, responses=_LEASE_ERRORS)
+async def heartbeat(
+    task_id: str, body: HeartbeatRequest, state: StateDep, _: ExecutorDep
+) -> HeartbeatResponse:
+    """Extends the lease and reports progress; `cancel: true` tells the executor to stop."""
+    renewal = await leases.renew_lease(
+        state.db,
+        task_id=task_id,
+        lease_token=body.lease_token,
+        lease_s=state.settings.lease_seconds,
+        progress=body.progress,
+        stage=body.stage,
+        message=body.message,
+    )
+    return HeartbeatResponse(
+        lease_expires_at=aware(renewal.lease_expires_at), cancel=renewal.cancel
+    )
+
+
+@router.put(
+    Routes.TASK_RESULT,
+    response_model=ResultAck,
+    responses={**_LEASE_ERRORS, 422: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
+        }
+    },
+)
+async def upload_result(
+    task_id: str,
+    request: Request,
+    state: StateDep,
+    _: ExecutorDep,
+    lease_token: LeaseHeader = None,
+    content_sha256: Annotated[str | None, Header(alias=Headers.CONTENT_SHA256)] = None,
+) -> ResultAck:
+    """The cleaned video as the raw body. Hash checked, then FINISHED exactly once; the same
+    upload again is acknowledged without change."""
+    expected = (content_sha256 or "").strip().lower()
+    if len(expected) != 64:
+        raise HashMismatch(f"the {Headers.CONTENT_SHA256} header must be the body's hex sha256")
+    task = await queries.get_task(state.db, task_id)
+    if _already_finished_by(task, lease_token, expected):
+        return _ack(task)
+    task = await leases.leased_task(state.db, task_id=task_id, lease_token=lease_token)
+    assert lease_token is not None
+    # each lease writes its own file, so a zombie's late upload can never replace the result
+    writer = state.store.writer(task_id, f"result-{lease_token[:12].replace('_', '-')}.mp4")
+    try:
+        async for chunk in request.stream():
+            writer.write(chunk)
+    except BaseException:
+        writer.discard()
+        raise
+    stored = await writer.commit()
+    if stored.sha256 != expected:
+        await state.store.remove(stored.key)
+        raise HashMismatch(
+            f"the uploaded bytes hash to {stored.sha256}, not {expected}: nothing was finished"
+        )
+    try:
+        task = await leases.mark_finished(
+            state.db,
+            task_id=task_id,
+            lease_token=lease_token,
+            key=stored.key,
+            size=stored.size,
+            sha256=stored.sha256,
+        )
+    except LeaseLost:
+        await state.store.remove(stored.key)
+        raise
+    state.metrics.task_ended(task)
+    return _ack(task)
+
+
+def _already_finished_by(task: Task, lease_token: str | None, sha256: str) -> bool:
+    return (
+        task.status == TaskStatus.FINISHED.value
+        and lease_token is not None
+        and task.lease_token == lease_token
+        and task.result_sha256 == sha256
+    )
+
+
+def _ack(task: Task) -> ResultAck:
+    assert task.result_size is not None and task.result_sha256 is not None
+    return ResultAck(
+        task_id=task.id,
+        status=TaskStatus(task.status),
+        result=FileInfo(size=task.result_size, sha256=task.result_sha256),
+    )
+
+
+@router.post(Routes.FAIL, response_model=FailResponse, responses=_LEASE_ERRORS)
+async def fail(task_id: str, body: FailRequest, state: StateDep, _: ExecutorDep) -> FailResponse:
+    """Retryable → back to QUEUED while attempts remain; otherwise ERROR with the message."""
+    task = await leases.mark_failed(
+        state.db,
+        task_id=task_id,
+        lease_token=body.lease_token,
+        error=body.error,
+        retryable=body.retryable,
+    )
+    if task.status == TaskStatus.QUEUED.value:
+        await state.signal.notify(1)
+    else:
+        state.metrics.task_ended(task)
+    return FailResponse(status=TaskStatus(task.status), attempts=task.attempts)

@@ -1,0 +1,46 @@
+"""Log ingest: batches from our executors, single lines from WeFastAPI-style ones."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.auth import ExecutorDep, peer_address
+from service.logstore import insert_records, record_row
+from service.state import StateDep
+from shared.contract import LogAccepted, LogBatch, Routes, WeFastApiLog
+
+router = APIRouter(tags=["logs"])
+
+
+@router.post(Routes.LOGS, status_code=202, response_model=LogAccepted)
+async def post_logs(
+    body: LogBatch, request: Request, state: StateDep, _: ExecutorDep
+) -> LogAccepted:
+    """A batch of an executor's log records."""
+    client = peer_address(request, state.settings)
+    rows = (
+        record_row(
+            level=record.level,
+            message=record.message,
+            ts=record.ts,
+            executor_id=body.executor_id,
+            task_id=record.task_id,
+            client=client,
+        )
+        for record in body.records
+    )
+    return LogAccepted(accepted=await insert_records(state.db, rows))
+
+
+@router.post(Routes.WEFASTAPI_LOG, response_model=LogAccepted)
+async def post_wefastapi_log(
+    body: WeFastApiLog, request: Request, state: StateDep, principal: ExecutorDep
+) -> LogAccepted:
+    """WeFastAPI's one-line form: `{level: debug|info|warning|error, message}`."""
+    row = record_row(
+        level=body.level,
+        message=body.message,
+        executor_id=principal.name if principal.name != "local" else None,
+        client=peer_address(request, state.settings),
+    )
+    return LogAccepted(accepted=await insert_records(state.db, [row]))

@@ -1,0 +1,67 @@
+"""`create_app`: the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from loguru import logger
+
+from service.api import admin, compat, executor, health, logs, tasks
+from service.db import Database
+from service.errors import install_error_handler
+from service.maintenance import run_maintenance
+from service.metrics import Metrics
+from service.settings import ServiceSettings
+from service.state import AppState
+from service.store import LocalFileStore
+from service.wakeup import QueueSignal
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        await db.create_tables()
+        state = AppState(
+            settings=settings,
+            db=db,
+            store=LocalFileStore(settings.data_dir),
+            signal=QueueSignal(),
+            metrics=Metrics(),
+        )
+        app.state.sorawm = state
+        maintenance = asyncio.create_task(run_maintenance(state), name="maintenance")
+        logger.info("service ready: database {}, files in {}", db.dialect, settings.data_dir)
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await db.close()
+
+    app = FastAPI(
+        title="SoraWM fleet",
+        version="1",
+        summary="Removes the moving Sora watermark from videos with a fleet of executors.",
+        lifespan=lifespan,
+    )
+    install_error_handler(app)
+    # the claim route must be matched before the `/api/tasks/{task_id}` routes
+    for router in (
+        executor.router,
+        tasks.router,
+        logs.router,
+        admin.router,
+        health.router,
+        compat.router,
+    ):
+        app.include_router(router)
+    return app

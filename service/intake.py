@@ -1,0 +1,179 @@
+"""Receives a client's video: multipart streamed straight into the store while hashing.
+
+FastAPI's `UploadFile` spools the whole body before the handler runs; a video upload must
+instead be refused (413) as soon as it passes the limit, so the form is parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
+
+from service import leases
+from service.db import Database
+from service.errors import BadUpload, UploadTooLarge
+from service.models import Task
+from service.probe import probe_video_async
+from service.settings import ServiceSettings
+from service.store import FileStore, FileWriter
+from service.wakeup import QueueSignal
+
+MAX_FIELD_BYTES = 64 * 1024
+FORM_OVERHEAD_BYTES = 1024 * 1024  # headers and small fields around the file part
+_SUFFIX = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+@dataclass
+class _Form:
+    """Collects one file part into a writer and small text fields into memory."""
+
+    file_field: str
+    open_writer: Callable[[str], FileWriter]
+    writer: FileWriter | None = None
+    filename: str = ""
+    fields: dict[str, bytearray] = field(default_factory=dict)
+    _header_name: bytearray = field(default_factory=bytearray)
+    _header_value: bytearray = field(default_factory=bytearray)
+    _headers: dict[str, bytes] = field(default_factory=dict)
+    _target: FileWriter | bytearray | None = None
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers.clear()
+        self._target = None
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.decode("latin-1").lower()] = bytes(self._header_value)
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get("content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if name == self.file_field and self.writer is None and b"filename" in params:
+            self.filename = safe_filename(params[b"filename"].decode("utf-8", "replace"))
+            self.writer = self.open_writer(self.filename)
+            self._target = self.writer
+        elif name and name != self.file_field:
+            self._target = self.fields.setdefault(name, bytearray())
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if isinstance(self._target, bytearray):
+            if len(self._target) + end - start > MAX_FIELD_BYTES:
+                raise BadUpload(f"form field is longer than {MAX_FIELD_BYTES} bytes")
+            self._target.extend(data[start:end])
+        elif self._target is not None:
+            self._target.write(data[start:end])
+
+
+def safe_filename(raw: str) -> str:
+    """The last path component, for display only: it never becomes a path on disk."""
+    name = PureWindowsPath(PurePosixPath(raw).name).name
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    return name.strip(" .")[:200] or "video"
+
+
+def input_name(filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return f"input.{suffix}" if _SUFFIX.match(suffix) else "input.bin"
+
+
+def parse_options(raw: bytes | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except ValueError as exc:
+        raise BadUpload(f"options is not valid JSON: {exc}") from exc
+    if not isinstance(options, dict):
+        raise BadUpload("options must be a JSON object")
+    return options
+
+
+def _boundary(request: Request) -> bytes:
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or not params.get(b"boundary"):
+        raise BadUpload("expected a multipart/form-data upload")
+    return params[b"boundary"]
+
+
+async def receive_video(
+    request: Request,
+    *,
+    file_field: str,
+    owner: str,
+    settings: ServiceSettings,
+    db: Database,
+    store: FileStore,
+    signal: QueueSignal,
+) -> Task:
+    """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files)."""
+    boundary = _boundary(request)
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_upload_bytes + FORM_OVERHEAD_BYTES:
+        raise UploadTooLarge(
+            f"upload of {declared} bytes is larger than the limit of "
+            f"{settings.max_upload_bytes} bytes"
+        )
+    task = await leases.create_uploading(db, owner=owner, max_attempts=settings.max_attempts)
+    form = _Form(
+        file_field=file_field,
+        open_writer=lambda name: store.writer(
+            task.id, input_name(name), max_bytes=settings.max_upload_bytes
+        ),
+    )
+    queued = False
+    try:
+        parser = MultipartParser(boundary, form.callbacks())
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        if form.writer is None:
+            raise BadUpload(f"the upload has no file field named '{file_field}'")
+        if form.writer.size == 0:
+            raise BadUpload("the uploaded file is empty (0 bytes)")
+        options = parse_options(form.fields.get("options"))
+        stored = await form.writer.commit()
+        form.writer = None
+        meta = await probe_video_async(store.local_path(stored.key))
+        task = await leases.mark_queued(
+            db,
+            task_id=task.id,
+            filename=form.filename,
+            options=options,
+            key=stored.key,
+            size=stored.size,
+            sha256=stored.sha256,
+            meta=meta,
+        )
+        queued = True
+    except MultipartParseError as exc:
+        raise BadUpload(f"the multipart body is malformed: {exc}") from exc
+    except ClientDisconnect as exc:
+        raise BadUpload("the client went away before the upload finished") from exc
+    finally:
+        if not queued:
+            if form.writer is not None:
+                form.writer.discard()
+            await store.remove_task(task.id)
+            await leases.discard_upload(db, task_id=task.id)
+    await signal.notify(1)
+    return task

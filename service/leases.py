@@ -1,0 +1,472 @@
+"""Every write to the task table, one function per transition.
+
+Each transition is a single conditional UPDATE whose WHERE names the from-state (and, for
+executor writes, the lease token): when no row matches, nothing changed and the caller gets
+`LeaseLost` / `InvalidTransition` (→ 409). That compare-and-set is what makes a task finish
+exactly once, on PostgreSQL and on SQLite alike.
+
+    UPLOADING  → QUEUED       mark_queued          (input stored and checked)
+    UPLOADING  → (deleted)    discard_upload       (upload failed)
+    QUEUED     → PROCESSING   claim_next           (attempts+1, new lease)
+    PROCESSING → PROCESSING   renew_lease          (heartbeat)
+    PROCESSING → CANCELLED    renew_lease          (heartbeat after a cancel request)
+    PROCESSING → FINISHED     mark_finished
+    PROCESSING → QUEUED|ERROR mark_failed          (retryable while attempts remain)
+    PROCESSING → QUEUED|ERROR|CANCELLED requeue_expired (lease ran out)
+    QUEUED     → CANCELLED    request_cancel       (PROCESSING: flag only)
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import String, case, cast, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db import Database
+from service.errors import InvalidTransition, LeaseLost, TaskNotFound
+from service.models import Executor, Task, utcnow
+from shared.contract import ENDED_STATUSES, TaskStatus
+
+QUEUED = TaskStatus.QUEUED.value
+PROCESSING = TaskStatus.PROCESSING.value
+ENDED = [status.value for status in ENDED_STATUSES]
+
+
+def _log(task_id: str, executor_id: str | None = None) -> Any:
+    return logger.bind(task_id=task_id, executor_id=executor_id)
+
+
+async def _returning_one(session: AsyncSession, stmt: Any) -> Task | None:
+    result = await session.scalars(
+        stmt.returning(Task), execution_options={"synchronize_session": False}
+    )
+    return result.first()
+
+
+# ---------------------------------------------------------------- upload
+
+
+async def create_uploading(db: Database, *, owner: str, max_attempts: int) -> Task:
+    task = Task(id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts)
+    async with db.transaction() as session:
+        session.add(task)
+    _log(task.id).info("task created for {} → UPLOADING", owner)
+    return task
+
+
+async def mark_queued(
+    db: Database,
+    *,
+    task_id: str,
+    filename: str,
+    options: dict[str, Any],
+    key: str,
+    size: int,
+    sha256: str,
+    meta: dict[str, Any],
+) -> Task:
+    now = utcnow()
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.status == TaskStatus.UPLOADING.value)
+        .values(
+            status=QUEUED,
+            input_filename=filename,
+            options=options,
+            input_path=key,
+            input_size=size,
+            input_sha256=sha256,
+            input_meta=meta,
+            updated_at=now,
+        )
+    )
+    async with db.transaction() as session:
+        task = await _returning_one(session, stmt)
+    if task is None:
+        raise InvalidTransition("the upload was abandoned before it completed")
+    _log(task_id).info("UPLOADING → QUEUED ({} bytes, sha256 {})", size, sha256[:12])
+    return task
+
+
+async def discard_upload(db: Database, *, task_id: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            delete(Task).where(Task.id == task_id, Task.status == TaskStatus.UPLOADING.value)
+        )
+    _log(task_id).info("upload failed → task discarded")
+
+
+async def abandon_stale_uploads(db: Database, *, older_than: datetime) -> list[str]:
+    """Uploads cut off mid-stream (client gone, replica killed): remove the rows."""
+    stmt = (
+        delete(Task)
+        .where(Task.status == TaskStatus.UPLOADING.value, Task.updated_at < older_than)
+        .returning(Task.id)
+    )
+    async with db.transaction() as session:
+        ids = list((await session.scalars(stmt)).all())
+    for task_id in ids:
+        _log(task_id).warning("upload never completed → task discarded")
+    return ids
+
+
+# ---------------------------------------------------------------- executor side
+
+
+async def claim_next(
+    db: Database,
+    *,
+    executor_id: str,
+    capabilities: dict[str, Any],
+    lease_s: float,
+    now: datetime | None = None,
+) -> Task | None:
+    """The oldest QUEUED task becomes this executor's, with a fresh lease; None when none."""
+    now = now or utcnow()
+    oldest = (
+        select(Task.id).where(Task.status == QUEUED).order_by(Task.created_at, Task.id).limit(1)
+    )
+    if db.is_postgres:
+        # several replicas and executors claim at once: skip rows another claim holds
+        oldest = oldest.with_for_update(skip_locked=True)
+    stmt = (
+        update(Task)
+        # the status guard is the compare-and-set on SQLite, where there is no row lock
+        .where(Task.id == oldest.scalar_subquery(), Task.status == QUEUED)
+        .values(
+            status=PROCESSING,
+            attempts=Task.attempts + 1,
+            lease_token=secrets.token_urlsafe(24),
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            executor_id=executor_id,
+            progress=0.0,
+            stage="claimed",
+            message=None,
+            started_at=now,
+            updated_at=now,
+        )
+    )
+    async with db.transaction() as session:
+        task = await _returning_one(session, stmt)
+        await _touch_executor(
+            session,
+            executor_id,
+            now=now,
+            capabilities=capabilities,
+            current_task_id=task.id if task else None,
+        )
+    if task is not None:
+        _log(task.id, executor_id).info(
+            "QUEUED → PROCESSING by {} (attempt {}/{})",
+            executor_id,
+            task.attempts,
+            task.max_attempts,
+        )
+    return task
+
+
+async def seen_idle(db: Database, *, executor_id: str, capabilities: dict[str, Any]) -> None:
+    """An executor that polled and got nothing is still alive."""
+    async with db.transaction() as session:
+        await _touch_executor(
+            session, executor_id, now=utcnow(), capabilities=capabilities, current_task_id=None
+        )
+
+
+async def leased_task(db: Database, *, task_id: str, lease_token: str | None) -> Task:
+    """The task, if `lease_token` is its current lease; else LeaseLost (or TaskNotFound)."""
+    async with db.transaction() as session:
+        task = await session.get(Task, task_id)
+    if task is None:
+        raise TaskNotFound()
+    if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
+        raise LeaseLost()
+    return task
+
+
+@dataclass(frozen=True)
+class Renewal:
+    lease_expires_at: datetime
+    cancel: bool
+
+
+async def renew_lease(
+    db: Database,
+    *,
+    task_id: str,
+    lease_token: str,
+    lease_s: float,
+    progress: float | None,
+    stage: str | None,
+    message: str | None,
+    now: datetime | None = None,
+) -> Renewal:
+    now = now or utcnow()
+    owned = (Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+    values: dict[str, Any] = {
+        "lease_expires_at": now + timedelta(seconds=lease_s),
+        "updated_at": now,
+    }
+    if progress is not None:
+        values["progress"] = progress
+    if stage is not None:
+        values["stage"] = stage
+    if message is not None:
+        values["message"] = message
+    async with db.transaction() as session:
+        task = await _returning_one(
+            session, update(Task).where(*owned, Task.cancel_requested.is_(False)).values(**values)
+        )
+        if task is not None:
+            await _touch_executor(session, task.executor_id, now=now, current_task_id=task_id)
+            return Renewal(lease_expires_at=values["lease_expires_at"], cancel=False)
+        # a cancel was asked: this beat tells the executor, and the task ends here
+        task = await _returning_one(
+            session,
+            update(Task)
+            .where(*owned, Task.cancel_requested.is_(True))
+            .values(
+                status=TaskStatus.CANCELLED.value,
+                lease_expires_at=None,
+                stage="cancelled",
+                finished_at=now,
+                updated_at=now,
+            ),
+        )
+        if task is None:
+            raise LeaseLost()
+        await _touch_executor(session, task.executor_id, now=now, current_task_id=None)
+    _log(task_id, task.executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
+    return Renewal(lease_expires_at=now, cancel=True)
+
+
+async def mark_finished(
+    db: Database, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
+) -> Task:
+    now = utcnow()
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+        .values(
+            status=TaskStatus.FINISHED.value,
+            progress=100.0,
+            stage="finished",
+            result_path=key,
+            result_size=size,
+            result_sha256=sha256,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    async with db.transaction() as session:
+        task = await _returning_one(session, stmt)
+        if task is None:
+            raise LeaseLost()
+        await _touch_executor(session, task.executor_id, now=now, current_task_id=None, done=1)
+    _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
+    return task
+
+
+async def mark_failed(
+    db: Database, *, task_id: str, lease_token: str, error: str, retryable: bool
+) -> Task:
+    now = utcnow()
+    if retryable:
+        retry = Task.attempts < Task.max_attempts
+        status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
+        stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
+        finished_at: Any = case((retry, None), else_=now)
+    else:
+        status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+        .values(
+            status=status,
+            error=stored_error,
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=finished_at,
+            updated_at=now,
+        )
+    )
+    async with db.transaction() as session:
+        task = await _returning_one(session, stmt)
+        if task is None:
+            raise LeaseLost()
+        await _touch_executor(session, task.executor_id, now=now, current_task_id=None, failed=1)
+    _log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
+    return task
+
+
+async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[Task]:
+    """Leases past their expiry: back to QUEUED, or ERROR past max attempts, or CANCELLED.
+
+    One UPDATE, so several replicas may sweep at once without taking a task twice.
+    """
+    now = now or utcnow()
+    out_of_attempts = Task.attempts >= Task.max_attempts
+    stmt = (
+        update(Task)
+        .where(Task.status == PROCESSING, Task.lease_expires_at < now)
+        .values(
+            status=case(
+                (Task.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
+                (out_of_attempts, TaskStatus.ERROR.value),
+                else_=QUEUED,
+            ),
+            error=case(
+                (
+                    Task.cancel_requested.is_(False) & out_of_attempts,
+                    "the executor stopped reporting (lease expired) on each of "
+                    + cast(Task.attempts, String)
+                    + " attempts",
+                ),
+                else_=Task.error,
+            ),
+            lease_token=None,
+            lease_expires_at=None,
+            finished_at=case((out_of_attempts | Task.cancel_requested.is_(True), now), else_=None),
+            updated_at=now,
+        )
+    )
+    async with db.transaction() as session:
+        result = await session.scalars(
+            stmt.returning(Task), execution_options={"synchronize_session": False}
+        )
+        tasks = list(result.all())
+        for task in tasks:
+            # the executor that lost the lease is no longer working on it
+            await session.execute(
+                update(Executor)
+                .where(Executor.id == task.executor_id, Executor.current_task_id == task.id)
+                .values(current_task_id=None)
+            )
+    for task in tasks:
+        _log(task.id, task.executor_id).warning(
+            "lease of {} expired → {} (attempt {}/{})",
+            task.executor_id,
+            task.status,
+            task.attempts,
+            task.max_attempts,
+        )
+    return tasks
+
+
+# ---------------------------------------------------------------- client side
+
+
+async def request_cancel(db: Database, *, task_id: str) -> Task:
+    now = utcnow()
+    async with db.transaction() as session:
+        task = await _returning_one(
+            session,
+            update(Task)
+            .where(Task.id == task_id, Task.status == QUEUED)
+            .values(status=TaskStatus.CANCELLED.value, finished_at=now, updated_at=now),
+        )
+        if task is not None:
+            _log(task_id).info("QUEUED → CANCELLED")
+            return task
+        task = await _returning_one(
+            session,
+            update(Task)
+            .where(Task.id == task_id, Task.status == PROCESSING)
+            .values(cancel_requested=True, updated_at=now),
+        )
+        if task is not None:
+            _log(task_id, task.executor_id).info("cancel requested while PROCESSING")
+            return task
+        current = await session.get(Task, task_id)
+    if current is None:
+        raise TaskNotFound()
+    raise InvalidTransition(f"task is {current.status}: it cannot be cancelled")
+
+
+async def delete_task(db: Database, *, task_id: str) -> None:
+    """Remove the row of a task that is not being worked on (QUEUED tasks count as idle)."""
+    idle = [QUEUED, *ENDED]
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(Task).where(Task.id == task_id, Task.status.in_(idle)).returning(Task.id)  # type: ignore[attr-defined]
+        )
+        if result.first() is not None:
+            _log(task_id).info("task deleted")
+            return
+        current = await session.get(Task, task_id)
+    if current is None:
+        raise TaskNotFound()
+    raise InvalidTransition(f"task is {current.status}: cancel it before deleting it")
+
+
+async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[Task]:
+    """Retention: ended tasks whose files are due for removal (the rows stay)."""
+    stmt = (
+        update(Task)
+        .where(
+            Task.status.in_(ENDED),  # type: ignore[attr-defined]
+            Task.files_purged.is_(False),
+            Task.updated_at < ended_before,
+        )
+        .values(files_purged=True)
+    )
+    async with db.transaction() as session:
+        result = await session.scalars(
+            stmt.returning(Task), execution_options={"synchronize_session": False}
+        )
+        return list(result.all())
+
+
+# ---------------------------------------------------------------- executors
+
+
+async def _touch_executor(
+    session: AsyncSession,
+    executor_id: str | None,
+    *,
+    now: datetime,
+    current_task_id: str | None,
+    capabilities: dict[str, Any] | None = None,
+    done: int = 0,
+    failed: int = 0,
+) -> None:
+    if executor_id is None:
+        return
+    values: dict[str, Any] = {"last_seen": now, "current_task_id": current_task_id}
+    if capabilities:
+        values["capabilities"] = capabilities
+    if done or failed:
+        values["done"] = Executor.done + done
+        values["failed"] = Executor.failed + failed
+    result = await session.execute(
+        update(Executor).where(Executor.id == executor_id).values(**values)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return
+    insert = _dialect_insert(session)
+    await session.execute(
+        insert(Executor)
+        .values(
+            id=executor_id,
+            last_seen=now,
+            current_task_id=current_task_id,
+            capabilities=capabilities or {},
+            done=done,
+            failed=failed,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

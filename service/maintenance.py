@@ -1,0 +1,57 @@
+"""The background loop each replica runs: expired leases, waking claims, retention.
+
+Every step is a conditional statement, so replicas running it side by side never conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from loguru import logger
+
+from service import leases, queries
+from service.models import utcnow
+from service.state import AppState
+
+RETENTION_EVERY_S = 60.0
+
+
+async def sweep_once(state: AppState) -> None:
+    expired = await leases.requeue_expired(state.db)
+    for task in expired:
+        state.metrics.lease_expiries.inc()
+        if task.finished_at is not None:
+            state.metrics.task_ended(task)
+    if state.signal.waiting:
+        # work queued by another replica (or requeued just now) wakes our waiting claims
+        queued = await queries.count_queued(state.db)
+        if queued:
+            await state.signal.notify(min(queued, state.signal.waiting))
+
+
+async def retention_once(state: AppState) -> None:
+    settings = state.settings
+    stale = utcnow() - timedelta(seconds=settings.upload_timeout_s)
+    for task_id in await leases.abandon_stale_uploads(state.db, older_than=stale):
+        await state.store.remove_task(task_id)
+    if settings.retention_days > 0:
+        cutoff = utcnow() - timedelta(days=settings.retention_days)
+        for task in await leases.mark_files_purged(state.db, ended_before=cutoff):
+            await state.store.remove_task(task.id)
+            logger.bind(task_id=task.id).info("retention: files removed")
+
+
+async def run_maintenance(state: AppState) -> None:
+    interval = state.settings.maintenance_interval_s
+    since_retention = RETENTION_EVERY_S
+    while True:
+        try:
+            await sweep_once(state)
+            if since_retention >= RETENTION_EVERY_S:
+                since_retention = 0.0
+                await retention_once(state)
+        except Exception:  # the loop must outlive a database hiccup
+            logger.exception("maintenance step failed; retrying")
+        await asyncio.sleep(interval)
+        since_retention += interval

@@ -1,0 +1,38 @@
+"""Prometheus metrics: counters kept by this replica, gauges read from the database on scrape."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from service.models import Task
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.claims = Counter("sorawm_claims", "Tasks handed to executors", registry=self.registry)
+        self.lease_expiries = Counter(
+            "sorawm_lease_expiries", "Leases that ran out", registry=self.registry
+        )
+        self.task_duration = Histogram(
+            "sorawm_task_duration_seconds",
+            "Time from claim to the end of a task",
+            ["status"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+            registry=self.registry,
+        )
+        self.tasks = Gauge("sorawm_tasks", "Tasks by status", ["status"], registry=self.registry)
+        self.executors_online = Gauge(
+            "sorawm_executors_online", "Executors seen recently", registry=self.registry
+        )
+
+    def task_ended(self, task: Task) -> None:
+        if task.started_at is not None and task.finished_at is not None:
+            seconds = (task.finished_at - task.started_at).total_seconds()
+            self.task_duration.labels(status=task.status).observe(max(seconds, 0.0))
+
+    def render(self, *, tasks_by_status: dict[str, int], executors_online: int) -> bytes:
+        for status, count in tasks_by_status.items():
+            self.tasks.labels(status=status).set(count)
+        self.executors_online.set(executors_online)
+        return generate_latest(self.registry)

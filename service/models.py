@@ -1,0 +1,82 @@
+"""Database tables. Every time is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from shared.contract import TaskStatus
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_status_created", "status", "created_at"),
+        Index("ix_tasks_owner_created", "owner", "created_at"),
+        Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    status: str = Field(default=TaskStatus.UPLOADING.value, max_length=16)
+    owner: str = Field(max_length=128)
+    progress: float = 0.0
+    stage: str | None = None
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0
+    max_attempts: int = 3
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = None
+    executor_id: str | None = Field(default=None, max_length=128)
+    cancel_requested: bool = False
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    input_filename: str | None = None
+    input_path: str | None = None
+    input_size: int | None = None
+    input_sha256: str | None = Field(default=None, max_length=64)
+    input_meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    result_path: str | None = None
+    result_size: int | None = None
+    result_sha256: str | None = Field(default=None, max_length=64)
+    files_purged: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Executor(SQLModel, table=True):
+    __tablename__ = "executors"
+
+    id: str = Field(primary_key=True, max_length=128)
+    capabilities: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    last_seen: datetime = Field(default_factory=utcnow)
+    current_task_id: str | None = Field(default=None, max_length=32)
+    done: int = 0
+    failed: int = 0
+
+
+class LogRecord(SQLModel, table=True):
+    __tablename__ = "log_records"
+    __table_args__ = (
+        Index("ix_logs_executor_id", "executor_id", "id"),
+        Index("ix_logs_task_id", "task_id", "id"),
+        Index("ix_logs_levelno_id", "levelno", "id"),
+        Index("ix_logs_ts", "ts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(default_factory=utcnow)
+    level: str = Field(max_length=16)
+    levelno: int
+    executor_id: str | None = Field(default=None, max_length=128)
+    task_id: str | None = Field(default=None, max_length=64)
+    client: str | None = Field(default=None, max_length=64)
+    message: str = Field(sa_column=Column(Text, nullable=False))

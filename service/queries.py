@@ -1,0 +1,124 @@
+"""Reads of the tables (writes to the task table live in `leases`)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from service.db import Database
+from service.errors import BadUpload, TaskNotFound
+from service.models import Executor, LogRecord, Task, utcnow
+from shared.contract import LogLevel, TaskStatus
+
+
+async def get_task(db: Database, task_id: str, *, owner: str | None = None) -> Task:
+    """The task; `owner` set hides other owners' tasks as if they did not exist."""
+    async with db.transaction() as session:
+        task = await session.get(Task, task_id)
+    if task is None or (owner is not None and task.owner != owner):
+        raise TaskNotFound()
+    return task
+
+
+def _encode_cursor(task: Task) -> str:
+    raw = f"{task.created_at.isoformat()}|{task.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, task_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), task_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadUpload("the cursor is not one this service handed out") from exc
+
+
+async def list_tasks(
+    db: Database,
+    *,
+    owner: str | None,
+    status: TaskStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Task], str | None]:
+    """Newest first; the cursor is the last row's (created_at, id), so pages never overlap."""
+    stmt = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)  # type: ignore[attr-defined]
+    if owner is not None:
+        stmt = stmt.where(Task.owner == owner)
+    if status is not None:
+        stmt = stmt.where(Task.status == status.value)
+    if cursor:
+        created, task_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Task.created_at < created, and_(Task.created_at == created, Task.id < task_id))
+        )
+    async with db.transaction() as session:
+        rows = list((await session.scalars(stmt)).all())
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def count_by_status(db: Database) -> dict[str, int]:
+    stmt = select(Task.status, func.count()).group_by(Task.status)
+    async with db.transaction() as session:
+        rows = (await session.execute(stmt)).all()
+    counts = {status.value: 0 for status in TaskStatus}
+    counts.update({status: count for status, count in rows})
+    return counts
+
+
+async def count_queued(db: Database) -> int:
+    stmt = select(func.count()).select_from(Task).where(Task.status == TaskStatus.QUEUED.value)
+    async with db.transaction() as session:
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def list_executors(db: Database) -> list[tuple[Executor, float | None]]:
+    """Every executor known, with the progress of the task it holds."""
+    stmt = (
+        select(Executor, Task.progress)
+        .outerjoin(Task, and_(Task.id == Executor.current_task_id, Task.status == "PROCESSING"))
+        .order_by(Executor.id)
+    )
+    async with db.transaction() as session:
+        rows = (await session.execute(stmt)).all()
+    return [(executor, progress) for executor, progress in rows]
+
+
+def is_online(executor: Executor, *, offline_after_s: float, now: datetime | None = None) -> bool:
+    seen = executor.last_seen if executor.last_seen.tzinfo else executor.last_seen.replace(tzinfo=UTC)
+    return (now or utcnow()) - seen <= timedelta(seconds=offline_after_s)
+
+
+async def find_logs(
+    db: Database,
+    *,
+    executor_id: str | None = None,
+    task_id: str | None = None,
+    level: LogLevel | None = None,
+    q: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[LogRecord]:
+    """Newest first by arrival (id), so paging by `before_id` has no gaps or repeats."""
+    stmt = select(LogRecord).order_by(LogRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+    if executor_id is not None:
+        stmt = stmt.where(LogRecord.executor_id == executor_id)
+    if task_id is not None:
+        stmt = stmt.where(LogRecord.task_id == task_id)
+    if level is not None:
+        stmt = stmt.where(LogRecord.levelno >= level.number)
+    if q:
+        stmt = stmt.where(func.lower(LogRecord.message).contains(q.lower(), autoescape=True))
+    if since is not None:
+        stmt = stmt.where(LogRecord.ts >= since)
+    if until is not None:
+        stmt = stmt.where(LogRecord.ts < until)
+    if before_id is not None:
+        stmt = stmt.where(LogRecord.id < before_id)  # type: ignore[operator]
+    async with db.transaction() as session:
+        return list((await session.scalars(stmt)).all())

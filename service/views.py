@@ -1,0 +1,95 @@
+"""Rows → the contract's public models (times get their UTC zone here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.models import Executor, LogRecord, Task
+from shared.contract import (
+    ExecutorPublic,
+    FileInfo,
+    InputInfo,
+    LogLevel,
+    LogRecordPublic,
+    TaskPublic,
+    TaskStatus,
+)
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands times back without a zone; they were stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def maybe_aware(value: datetime | None) -> datetime | None:
+    return aware(value) if value is not None else None
+
+
+def as_utc(value: datetime) -> datetime:
+    """A caller's time in UTC; one given without a zone is taken as UTC."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def task_public(task: Task) -> TaskPublic:
+    input_info = None
+    if task.input_sha256 is not None and task.input_size is not None:
+        meta = task.input_meta or {}
+        input_info = InputInfo(
+            filename=task.input_filename or "video",
+            size=task.input_size,
+            sha256=task.input_sha256,
+            width=meta.get("width"),
+            height=meta.get("height"),
+            fps=meta.get("fps"),
+            duration_s=meta.get("duration_s"),
+            has_audio=meta.get("has_audio"),
+        )
+    result = None
+    if task.result_sha256 is not None and task.result_size is not None:
+        result = FileInfo(size=task.result_size, sha256=task.result_sha256)
+    return TaskPublic(
+        id=task.id,
+        status=TaskStatus(task.status),
+        progress=task.progress,
+        stage=task.stage,
+        message=task.message,
+        error=task.error,
+        attempts=task.attempts,
+        max_attempts=task.max_attempts,
+        executor_id=task.executor_id,
+        cancel_requested=task.cancel_requested,
+        options=task.options or {},
+        input=input_info,
+        result=result,
+        created_at=aware(task.created_at),
+        updated_at=aware(task.updated_at),
+        started_at=maybe_aware(task.started_at),
+        finished_at=maybe_aware(task.finished_at),
+    )
+
+
+def log_public(record: LogRecord) -> LogRecordPublic:
+    assert record.id is not None
+    return LogRecordPublic(
+        id=record.id,
+        ts=aware(record.ts),
+        level=LogLevel(record.level),
+        executor_id=record.executor_id,
+        task_id=record.task_id,
+        client=record.client,
+        message=record.message,
+    )
+
+
+def executor_public(executor: Executor, *, online: bool, progress: float | None) -> ExecutorPublic:
+    return ExecutorPublic(
+        id=executor.id,
+        online=online,
+        busy=online and executor.current_task_id is not None,
+        current_task_id=executor.current_task_id,
+        current_progress=progress,
+        last_seen=aware(executor.last_seen),
+        capabilities=executor.capabilities or {},
+        done=executor.done,
+        failed=executor.failed,
+    )
