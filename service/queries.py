@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
 
 from service.db import Database
 from service.errors import BadUpload, TaskNotFound
 from service.models import Executor, LogRecord, Task, utcnow
+from service.views import aware
 from shared.contract import LogLevel, TaskStatus
 
 
@@ -88,8 +89,7 @@ async def list_executors(db: Database) -> list[tuple[Executor, float | None]]:
 
 
 def is_online(executor: Executor, *, offline_after_s: float, now: datetime | None = None) -> bool:
-    seen = executor.last_seen if executor.last_seen.tzinfo else executor.last_seen.replace(tzinfo=UTC)
-    return (now or utcnow()) - seen <= timedelta(seconds=offline_after_s)
+    return (now or utcnow()) - aware(executor.last_seen) <= timedelta(seconds=offline_after_s)
 
 
 async def find_logs(

@@ -80,6 +80,7 @@ class Routes:
     ADMIN_LOGS = "/api/admin/logs"
     EXECUTORS = "/api/executors"
     HEALTH = "/health"
+    LIVE = "/health/live"
     METRICS = "/metrics"
     # the single-box SoraWM server's API
     COMPAT_SUBMIT = "/submit_remove_task"

@@ -11,7 +11,7 @@ from service import queries
 from service.auth import AdminDep
 from service.errors import BadUpload
 from service.state import StateDep
-from service.views import executor_public, log_public, as_utc
+from service.views import as_utc, executor_public, log_public
 from shared.contract import ExecutorPublic, LogLevel, LogPage, Routes
 
 router = APIRouter(tags=["admin"])

@@ -31,6 +31,12 @@ async def health(state: StateDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
+@router.get(Routes.LIVE)
+async def live() -> dict[str, str]:
+    """The process answers and touches nothing: a liveness probe, and the benchmarks' ceiling."""
+    return {"status": "ok"}
+
+
 @router.get(Routes.METRICS, response_class=Response)
 async def metrics(state: StateDep, _: AdminDep) -> Response:
     """Prometheus text: tasks by status, claims, lease expiries, durations, executors online."""
