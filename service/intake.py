@@ -96,7 +96,7 @@ def input_name(filename: str) -> str:
     return f"input.{suffix}" if _SUFFIX.match(suffix) else "input.bin"
 
 
-def parse_options(raw: bytes | None) -> dict[str, Any]:
+def parse_options(raw: bytes | bytearray | None) -> dict[str, Any]:
     if not raw:
         return {}
     try:
@@ -142,7 +142,7 @@ async def receive_video(
     )
     queued = False
     try:
-        parser = MultipartParser(boundary, form.callbacks())
+        parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()

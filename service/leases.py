@@ -25,7 +25,9 @@ from typing import Any
 
 from loguru import logger
 from sqlalchemy import String, case, cast, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from service.db import Database
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
@@ -73,7 +75,7 @@ async def mark_queued(
     now = utcnow()
     stmt = (
         update(Task)
-        .where(Task.id == task_id, Task.status == TaskStatus.UPLOADING.value)
+        .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.UPLOADING.value)
         .values(
             status=QUEUED,
             input_filename=filename,
@@ -96,7 +98,9 @@ async def mark_queued(
 async def discard_upload(db: Database, *, task_id: str) -> None:
     async with db.transaction() as session:
         await session.execute(
-            delete(Task).where(Task.id == task_id, Task.status == TaskStatus.UPLOADING.value)
+            delete(Task).where(
+                col(Task.id) == task_id, col(Task.status) == TaskStatus.UPLOADING.value
+            )
         )
     _log(task_id).info("upload failed → task discarded")
 
@@ -105,8 +109,8 @@ async def abandon_stale_uploads(db: Database, *, older_than: datetime) -> list[s
     """Uploads cut off mid-stream (client gone, replica killed): remove the rows."""
     stmt = (
         delete(Task)
-        .where(Task.status == TaskStatus.UPLOADING.value, Task.updated_at < older_than)
-        .returning(Task.id)
+        .where(col(Task.status) == TaskStatus.UPLOADING.value, col(Task.updated_at) < older_than)
+        .returning(col(Task.id))
     )
     async with db.transaction() as session:
         ids = list((await session.scalars(stmt)).all())
@@ -129,7 +133,10 @@ async def claim_next(
     """The oldest QUEUED task becomes this executor's, with a fresh lease; None when none."""
     now = now or utcnow()
     oldest = (
-        select(Task.id).where(Task.status == QUEUED).order_by(Task.created_at, Task.id).limit(1)
+        select(col(Task.id))
+        .where(col(Task.status) == QUEUED)
+        .order_by(col(Task.created_at), col(Task.id))
+        .limit(1)
     )
     if db.is_postgres:
         # several replicas and executors claim at once: skip rows another claim holds
@@ -137,10 +144,10 @@ async def claim_next(
     stmt = (
         update(Task)
         # the status guard is the compare-and-set on SQLite, where there is no row lock
-        .where(Task.id == oldest.scalar_subquery(), Task.status == QUEUED)
+        .where(col(Task.id) == oldest.scalar_subquery(), col(Task.status) == QUEUED)
         .values(
             status=PROCESSING,
-            attempts=Task.attempts + 1,
+            attempts=col(Task.attempts) + 1,
             lease_token=secrets.token_urlsafe(24),
             lease_expires_at=now + timedelta(seconds=lease_s),
             executor_id=executor_id,
@@ -207,7 +214,11 @@ async def renew_lease(
     now: datetime | None = None,
 ) -> Renewal:
     now = now or utcnow()
-    owned = (Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+    owned = (
+        col(Task.id) == task_id,
+        col(Task.status) == PROCESSING,
+        col(Task.lease_token) == lease_token,
+    )
     values: dict[str, Any] = {
         "lease_expires_at": now + timedelta(seconds=lease_s),
         "updated_at": now,
@@ -220,7 +231,8 @@ async def renew_lease(
         values["message"] = message
     async with db.transaction() as session:
         task = await _returning_one(
-            session, update(Task).where(*owned, Task.cancel_requested.is_(False)).values(**values)
+            session,
+            update(Task).where(*owned, col(Task.cancel_requested).is_(False)).values(**values),
         )
         if task is not None:
             await _touch_executor(session, task.executor_id, now=now, current_task_id=task_id)
@@ -229,7 +241,7 @@ async def renew_lease(
         task = await _returning_one(
             session,
             update(Task)
-            .where(*owned, Task.cancel_requested.is_(True))
+            .where(*owned, col(Task.cancel_requested).is_(True))
             .values(
                 status=TaskStatus.CANCELLED.value,
                 lease_expires_at=None,
@@ -251,7 +263,11 @@ async def mark_finished(
     now = utcnow()
     stmt = (
         update(Task)
-        .where(Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+        .where(
+            col(Task.id) == task_id,
+            col(Task.status) == PROCESSING,
+            col(Task.lease_token) == lease_token,
+        )
         .values(
             status=TaskStatus.FINISHED.value,
             progress=100.0,
@@ -278,7 +294,7 @@ async def mark_failed(
 ) -> Task:
     now = utcnow()
     if retryable:
-        retry = Task.attempts < Task.max_attempts
+        retry = col(Task.attempts) < col(Task.max_attempts)
         status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
         stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
         finished_at: Any = case((retry, None), else_=now)
@@ -286,7 +302,11 @@ async def mark_failed(
         status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
     stmt = (
         update(Task)
-        .where(Task.id == task_id, Task.status == PROCESSING, Task.lease_token == lease_token)
+        .where(
+            col(Task.id) == task_id,
+            col(Task.status) == PROCESSING,
+            col(Task.lease_token) == lease_token,
+        )
         .values(
             status=status,
             error=stored_error,
@@ -311,28 +331,30 @@ async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[
     One UPDATE, so several replicas may sweep at once without taking a task twice.
     """
     now = now or utcnow()
-    out_of_attempts = Task.attempts >= Task.max_attempts
+    out_of_attempts = col(Task.attempts) >= col(Task.max_attempts)
     stmt = (
         update(Task)
-        .where(Task.status == PROCESSING, Task.lease_expires_at < now)
+        .where(col(Task.status) == PROCESSING, col(Task.lease_expires_at) < now)
         .values(
             status=case(
-                (Task.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
+                (col(Task.cancel_requested).is_(True), TaskStatus.CANCELLED.value),
                 (out_of_attempts, TaskStatus.ERROR.value),
                 else_=QUEUED,
             ),
             error=case(
                 (
-                    Task.cancel_requested.is_(False) & out_of_attempts,
+                    col(Task.cancel_requested).is_(False) & out_of_attempts,
                     "the executor stopped reporting (lease expired) on each of "
-                    + cast(Task.attempts, String)
+                    + cast(col(Task.attempts), String)
                     + " attempts",
                 ),
-                else_=Task.error,
+                else_=col(Task.error),
             ),
             lease_token=None,
             lease_expires_at=None,
-            finished_at=case((out_of_attempts | Task.cancel_requested.is_(True), now), else_=None),
+            finished_at=case(
+                (out_of_attempts | col(Task.cancel_requested).is_(True), now), else_=None
+            ),
             updated_at=now,
         )
     )
@@ -345,7 +367,9 @@ async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[
             # the executor that lost the lease is no longer working on it
             await session.execute(
                 update(Executor)
-                .where(Executor.id == task.executor_id, Executor.current_task_id == task.id)
+                .where(
+                    col(Executor.id) == task.executor_id, col(Executor.current_task_id) == task.id
+                )
                 .values(current_task_id=None)
             )
     for task in tasks:
@@ -368,7 +392,7 @@ async def request_cancel(db: Database, *, task_id: str) -> Task:
         task = await _returning_one(
             session,
             update(Task)
-            .where(Task.id == task_id, Task.status == QUEUED)
+            .where(col(Task.id) == task_id, col(Task.status) == QUEUED)
             .values(status=TaskStatus.CANCELLED.value, finished_at=now, updated_at=now),
         )
         if task is not None:
@@ -377,7 +401,7 @@ async def request_cancel(db: Database, *, task_id: str) -> Task:
         task = await _returning_one(
             session,
             update(Task)
-            .where(Task.id == task_id, Task.status == PROCESSING)
+            .where(col(Task.id) == task_id, col(Task.status) == PROCESSING)
             .values(cancel_requested=True, updated_at=now),
         )
         if task is not None:
@@ -394,7 +418,9 @@ async def delete_task(db: Database, *, task_id: str) -> None:
     idle = [QUEUED, *ENDED]
     async with db.transaction() as session:
         result = await session.execute(
-            delete(Task).where(Task.id == task_id, Task.status.in_(idle)).returning(Task.id)  # type: ignore[attr-defined]
+            delete(Task)
+            .where(col(Task.id) == task_id, col(Task.status).in_(idle))
+            .returning(col(Task.id))
         )
         if result.first() is not None:
             _log(task_id).info("task deleted")
@@ -410,9 +436,9 @@ async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[Tas
     stmt = (
         update(Task)
         .where(
-            Task.status.in_(ENDED),  # type: ignore[attr-defined]
-            Task.files_purged.is_(False),
-            Task.updated_at < ended_before,
+            col(Task.status).in_(ENDED),
+            col(Task.files_purged).is_(False),
+            col(Task.updated_at) < ended_before,
         )
         .values(files_purged=True)
     )
@@ -442,10 +468,10 @@ async def _touch_executor(
     if capabilities:
         values["capabilities"] = capabilities
     if done or failed:
-        values["done"] = Executor.done + done
-        values["failed"] = Executor.failed + failed
+        values["done"] = col(Executor.done) + done
+        values["failed"] = col(Executor.failed) + failed
     result = await session.execute(
-        update(Executor).where(Executor.id == executor_id).values(**values)
+        update(Executor).where(col(Executor.id) == executor_id).values(**values)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return
@@ -465,8 +491,7 @@ async def _touch_executor(
 
 
 def _dialect_insert(session: AsyncSession) -> Any:
+    """`INSERT … ON CONFLICT` lives in each dialect's own `insert`."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        return postgresql.insert
+    return sqlite.insert

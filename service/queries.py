@@ -6,6 +6,7 @@ import base64
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlmodel import col
 
 from service.db import Database
 from service.errors import BadUpload, TaskNotFound
@@ -45,15 +46,18 @@ async def list_tasks(
     cursor: str | None,
 ) -> tuple[list[Task], str | None]:
     """Newest first; the cursor is the last row's (created_at, id), so pages never overlap."""
-    stmt = select(Task).order_by(Task.created_at.desc(), Task.id.desc()).limit(limit + 1)  # type: ignore[attr-defined]
+    stmt = select(Task).order_by(col(Task.created_at).desc(), col(Task.id).desc()).limit(limit + 1)
     if owner is not None:
-        stmt = stmt.where(Task.owner == owner)
+        stmt = stmt.where(col(Task.owner) == owner)
     if status is not None:
-        stmt = stmt.where(Task.status == status.value)
+        stmt = stmt.where(col(Task.status) == status.value)
     if cursor:
         created, task_id = _decode_cursor(cursor)
         stmt = stmt.where(
-            or_(Task.created_at < created, and_(Task.created_at == created, Task.id < task_id))
+            or_(
+                col(Task.created_at) < created,
+                and_(col(Task.created_at) == created, col(Task.id) < task_id),
+            )
         )
     async with db.transaction() as session:
         rows = list((await session.scalars(stmt)).all())
@@ -62,7 +66,7 @@ async def list_tasks(
 
 
 async def count_by_status(db: Database) -> dict[str, int]:
-    stmt = select(Task.status, func.count()).group_by(Task.status)
+    stmt = select(col(Task.status), func.count()).group_by(col(Task.status))
     async with db.transaction() as session:
         rows = (await session.execute(stmt)).all()
     counts = {status.value: 0 for status in TaskStatus}
@@ -71,7 +75,7 @@ async def count_by_status(db: Database) -> dict[str, int]:
 
 
 async def count_queued(db: Database) -> int:
-    stmt = select(func.count()).select_from(Task).where(Task.status == TaskStatus.QUEUED.value)
+    stmt = select(func.count()).select_from(Task).where(col(Task.status) == TaskStatus.QUEUED.value)
     async with db.transaction() as session:
         return int((await session.execute(stmt)).scalar_one())
 
@@ -79,9 +83,12 @@ async def count_queued(db: Database) -> int:
 async def list_executors(db: Database) -> list[tuple[Executor, float | None]]:
     """Every executor known, with the progress of the task it holds."""
     stmt = (
-        select(Executor, Task.progress)
-        .outerjoin(Task, and_(Task.id == Executor.current_task_id, Task.status == "PROCESSING"))
-        .order_by(Executor.id)
+        select(Executor, col(Task.progress))
+        .outerjoin(
+            Task,
+            and_(col(Task.id) == col(Executor.current_task_id), col(Task.status) == "PROCESSING"),
+        )
+        .order_by(col(Executor.id))
     )
     async with db.transaction() as session:
         rows = (await session.execute(stmt)).all()
@@ -105,20 +112,20 @@ async def find_logs(
     before_id: int | None = None,
 ) -> list[LogRecord]:
     """Newest first by arrival (id), so paging by `before_id` has no gaps or repeats."""
-    stmt = select(LogRecord).order_by(LogRecord.id.desc()).limit(limit)  # type: ignore[union-attr]
+    stmt = select(LogRecord).order_by(col(LogRecord.id).desc()).limit(limit)
     if executor_id is not None:
-        stmt = stmt.where(LogRecord.executor_id == executor_id)
+        stmt = stmt.where(col(LogRecord.executor_id) == executor_id)
     if task_id is not None:
-        stmt = stmt.where(LogRecord.task_id == task_id)
+        stmt = stmt.where(col(LogRecord.task_id) == task_id)
     if level is not None:
-        stmt = stmt.where(LogRecord.levelno >= level.number)
+        stmt = stmt.where(col(LogRecord.levelno) >= level.number)
     if q:
-        stmt = stmt.where(func.lower(LogRecord.message).contains(q.lower(), autoescape=True))
+        stmt = stmt.where(func.lower(col(LogRecord.message)).contains(q.lower(), autoescape=True))
     if since is not None:
-        stmt = stmt.where(LogRecord.ts >= since)
+        stmt = stmt.where(col(LogRecord.ts) >= since)
     if until is not None:
-        stmt = stmt.where(LogRecord.ts < until)
+        stmt = stmt.where(col(LogRecord.ts) < until)
     if before_id is not None:
-        stmt = stmt.where(LogRecord.id < before_id)  # type: ignore[operator]
+        stmt = stmt.where(col(LogRecord.id) < before_id)
     async with db.transaction() as session:
         return list((await session.scalars(stmt)).all())
