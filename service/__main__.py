@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from loguru import logger
 
 from service.app import create_app
+from service.logsetup import configure_logging
 from service.settings import ServiceSettings
 
 
@@ -42,9 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         key: value for key, value in vars(args).items() if value is not None
     }
     settings = ServiceSettings(**overrides)
-    logger.remove()
-    # diagnose=False: tracebacks must never print variable values (tokens, paths)
-    logger.add(sys.stderr, level=settings.log_level.upper(), backtrace=False, diagnose=False)
+    configure_logging(settings.log_level, settings.data_dir / "logs")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
