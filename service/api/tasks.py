@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from service import leases, queries
 from service.auth import ClientDep, Principal
-from service.errors import FilesGone, ResultNotReady
+from service.errors import FilesGone, ResultNotReady, TaskNotFound
 from service.intake import receive_video
 from service.models import Task
 from service.ranges import file_response
@@ -161,7 +161,11 @@ async def _follow(
     last = None
     quiet = 0.0
     while not await request.is_disconnected():
-        task = task_public(await queries.get_task(state.db, task_id, owner=owner))
+        try:
+            task = task_public(await queries.get_task(state.db, task_id, owner=owner))
+        except TaskNotFound:
+            yield "event: deleted\ndata: {}\n\n"
+            return
         payload = task.model_dump_json()
         if payload != last:
             last, quiet = payload, 0.0
