@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
-from service.api import admin, compat, executor, health, logs, tasks
+from service.api import admin, compat, executor, health, logs, pages, tasks
 from service.db import Database
 from service.errors import install_error_handler
+from service.logsink import DatabaseLogSink
 from service.maintenance import run_maintenance
 from service.metrics import Metrics
 from service.settings import ServiceSettings
@@ -37,14 +38,21 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             metrics=Metrics(),
         )
         app.state.sorawm = state
-        maintenance = asyncio.create_task(run_maintenance(state), name="maintenance")
+        log_sink = DatabaseLogSink(db, level=settings.log_level)
+        log_sink.install()
+        background = [
+            asyncio.create_task(run_maintenance(state), name="maintenance"),
+            asyncio.create_task(log_sink.run(), name="log-sink"),
+        ]
         logger.info("service ready: database {}, files in {}", db.dialect, settings.data_dir)
         try:
             yield
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            log_sink.remove()
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await db.close()
 
     app = FastAPI(
@@ -55,6 +63,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     install_error_handler(app)
     # the claim route must be matched before the `/api/tasks/{task_id}` routes
+    app.mount(pages.STATIC_PATH, pages.static_files(), name="static")
     for router in (
         executor.router,
         tasks.router,
@@ -62,6 +71,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         admin.router,
         health.router,
         compat.router,
+        pages.router,
     ):
         app.include_router(router)
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
+from sqlmodel import col
 
 from service.db import Database
 from service.models import LogRecord, utcnow
@@ -21,6 +22,7 @@ def record_row(
     executor_id: str | None = None,
     task_id: str | None = None,
     client: str | None = None,
+    source: str = "executor",
 ) -> dict[str, object]:
     try:
         parsed = LogLevel.parse(level)
@@ -33,8 +35,16 @@ def record_row(
         "executor_id": executor_id,
         "task_id": task_id,
         "client": client,
+        "source": source,
         "message": message,
     }
+
+
+async def delete_before(db: Database, cutoff: datetime) -> int:
+    """Log retention: records older than `cutoff` go."""
+    async with db.transaction() as session:
+        result = await session.execute(delete(LogRecord).where(col(LogRecord.ts) < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def insert_records(db: Database, rows: Iterable[dict[str, object]]) -> int:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from loguru import logger
 
-from service import leases, queries
+from service import leases, logstore, queries
 from service.models import utcnow
 from service.state import AppState
 
@@ -35,6 +35,12 @@ async def retention_once(state: AppState) -> None:
     stale = utcnow() - timedelta(seconds=settings.upload_timeout_s)
     for task_id in await leases.abandon_stale_uploads(state.db, older_than=stale):
         await state.store.remove_task(task_id)
+    if settings.log_retention_days > 0:
+        removed = await logstore.delete_before(
+            state.db, utcnow() - timedelta(days=settings.log_retention_days)
+        )
+        if removed:
+            logger.info("retention: {} log records removed", removed)
     if settings.retention_days > 0:
         cutoff = utcnow() - timedelta(days=settings.retention_days)
         for task in await leases.mark_files_purged(state.db, ended_before=cutoff):

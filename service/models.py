@@ -76,6 +76,8 @@ class LogRecord(SQLModel, table=True):
     ts: datetime = Field(default_factory=utcnow)
     level: str = Field(max_length=16)
     levelno: int
+    # "service" (its own records), "executor" (batched), "wefastapi" (one-line form)
+    source: str = Field(default="executor", max_length=16)
     executor_id: str | None = Field(default=None, max_length=128)
     task_id: str | None = Field(default=None, max_length=64)
     client: str | None = Field(default=None, max_length=64)

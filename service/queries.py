@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import col
@@ -99,33 +101,58 @@ def is_online(executor: Executor, *, offline_after_s: float, now: datetime | Non
     return (now or utcnow()) - aware(executor.last_seen) <= timedelta(seconds=offline_after_s)
 
 
+@dataclass(frozen=True)
+class LogFilter:
+    executor_id: str | None = None
+    task_id: str | None = None
+    level: LogLevel | None = None  # this level and above
+    q: str | None = None  # text in the message, any case
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+    def apply(self, stmt: Any) -> Any:
+        if self.executor_id is not None:
+            stmt = stmt.where(col(LogRecord.executor_id) == self.executor_id)
+        if self.task_id is not None:
+            stmt = stmt.where(col(LogRecord.task_id) == self.task_id)
+        if self.level is not None:
+            stmt = stmt.where(col(LogRecord.levelno) >= self.level.number)
+        if self.q:
+            stmt = stmt.where(
+                func.lower(col(LogRecord.message)).contains(self.q.lower(), autoescape=True)
+            )
+        if self.since is not None:
+            stmt = stmt.where(col(LogRecord.ts) >= self.since)
+        if self.until is not None:
+            stmt = stmt.where(col(LogRecord.ts) < self.until)
+        return stmt
+
+
 async def find_logs(
-    db: Database,
-    *,
-    executor_id: str | None = None,
-    task_id: str | None = None,
-    level: LogLevel | None = None,
-    q: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    before_id: int | None = None,
+    db: Database, where: LogFilter, *, limit: int, before_id: int | None = None
 ) -> list[LogRecord]:
     """Newest first by arrival (id), so paging by `before_id` has no gaps or repeats."""
-    stmt = select(LogRecord).order_by(col(LogRecord.id).desc()).limit(limit)
-    if executor_id is not None:
-        stmt = stmt.where(col(LogRecord.executor_id) == executor_id)
-    if task_id is not None:
-        stmt = stmt.where(col(LogRecord.task_id) == task_id)
-    if level is not None:
-        stmt = stmt.where(col(LogRecord.levelno) >= level.number)
-    if q:
-        stmt = stmt.where(func.lower(col(LogRecord.message)).contains(q.lower(), autoescape=True))
-    if since is not None:
-        stmt = stmt.where(col(LogRecord.ts) >= since)
-    if until is not None:
-        stmt = stmt.where(col(LogRecord.ts) < until)
+    stmt = where.apply(select(LogRecord).order_by(col(LogRecord.id).desc()).limit(limit))
     if before_id is not None:
         stmt = stmt.where(col(LogRecord.id) < before_id)
     async with db.transaction() as session:
         return list((await session.scalars(stmt)).all())
+
+
+async def logs_after(
+    db: Database, where: LogFilter, *, after_id: int, limit: int
+) -> list[LogRecord]:
+    """Records that arrived after `after_id`, oldest first: the live tail."""
+    stmt = where.apply(
+        select(LogRecord)
+        .where(col(LogRecord.id) > after_id)
+        .order_by(col(LogRecord.id))
+        .limit(limit)
+    )
+    async with db.transaction() as session:
+        return list((await session.scalars(stmt)).all())
+
+
+async def last_log_id(db: Database) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(select(func.max(col(LogRecord.id))))).scalar() or 0)

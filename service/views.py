@@ -77,6 +77,7 @@ def log_public(record: LogRecord) -> LogRecordPublic:
         executor_id=record.executor_id,
         task_id=record.task_id,
         client=record.client,
+        source=record.source,
         message=record.message,
     )
 

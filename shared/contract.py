@@ -78,6 +78,8 @@ class Routes:
     WEFASTAPI_LOG = "/api/bases/logs/"
     # admin
     ADMIN_LOGS = "/api/admin/logs"
+    ADMIN_LOGS_STREAM = "/api/admin/logs/stream"
+    ADMIN_PAGE = "/admin"
     EXECUTORS = "/api/executors"
     HEALTH = "/health"
     LIVE = "/health/live"
@@ -248,6 +250,7 @@ class LogRecordPublic(BaseModel):
     executor_id: str | None = None
     task_id: str | None = None
     client: str | None = None
+    source: str = "executor"
     message: str
 
 

@@ -1,24 +1,53 @@
-"""The admin's JSON: logs with filters and paging, the fleet of executors."""
+"""The admin's JSON: logs with filters, paging and a live tail; the fleet of executors."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
 
 from service import queries
 from service.auth import AdminDep
 from service.errors import BadUpload
-from service.state import StateDep
+from service.queries import LogFilter
+from service.state import AppState, StateDep
 from service.views import as_utc, executor_public, log_public
 from shared.contract import ExecutorPublic, LogLevel, LogPage, Routes
 
 router = APIRouter(tags=["admin"])
 
+TAIL_POLL_S = 0.5
+TAIL_BATCH = 500
+TAIL_KEEPALIVE_S = 15.0
 
-def _before_id(cursor: str | None) -> int | None:
-    if cursor is None:
+
+def log_filter(
+    executor_id: str | None = None,
+    task_id: str | None = None,
+    level: Annotated[LogLevel | None, Query(description="this level and above")] = None,
+    q: Annotated[str | None, Query(max_length=500, description="text in the message")] = None,
+    since: Annotated[datetime | None, Query(description="from this time (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="before this time")] = None,
+) -> LogFilter:
+    return LogFilter(
+        executor_id=executor_id or None,
+        task_id=task_id or None,
+        level=level,
+        q=q or None,
+        since=as_utc(since) if since else None,
+        until=as_utc(until) if until else None,
+    )
+
+
+LogFilterDep = Annotated[LogFilter, Depends(log_filter)]
+
+
+def _record_id(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
         return None
     if not cursor.isdigit():
         raise BadUpload("the cursor is not one this service handed out")
@@ -29,29 +58,58 @@ def _before_id(cursor: str | None) -> int | None:
 async def admin_logs(
     state: StateDep,
     _: AdminDep,
-    executor_id: str | None = None,
-    task_id: str | None = None,
-    level: Annotated[LogLevel | None, Query(description="this level and above")] = None,
-    q: Annotated[str | None, Query(max_length=500, description="text in the message")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    where: LogFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> LogPage:
     """Log records, newest first; pass `next_cursor` back as `cursor` for older ones."""
-    records = await queries.find_logs(
-        state.db,
-        executor_id=executor_id,
-        task_id=task_id,
-        level=level,
-        q=q,
-        since=as_utc(since) if since else None,
-        until=as_utc(until) if until else None,
-        limit=limit,
-        before_id=_before_id(cursor),
-    )
+    records = await queries.find_logs(state.db, where, limit=limit, before_id=_record_id(cursor))
     next_cursor = str(records[-1].id) if len(records) == limit else None
     return LogPage(items=[log_public(record) for record in records], next_cursor=next_cursor)
+
+
+@router.get(Routes.ADMIN_LOGS_STREAM, response_class=StreamingResponse)
+async def admin_logs_stream(
+    request: Request,
+    state: StateDep,
+    _: AdminDep,
+    where: LogFilterDep,
+    after: Annotated[str | None, Query(description="start after this record id")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Live tail as server-sent events (`event: log`, `id:` the record id), same filters.
+    Starts with records arriving from now on, or after `after` / `Last-Event-ID`."""
+    start = _record_id(last_event_id) or _record_id(after)
+    if start is None:
+        start = await queries.last_log_id(state.db)
+    return StreamingResponse(
+        _tail(request, state, where, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _tail(
+    request: Request, state: AppState, where: LogFilter, after_id: int
+) -> AsyncIterator[str]:
+    # reads the table, not process memory, so a tail sees every replica's records
+    quiet = 0.0
+    yield ": tail started\n\n"
+    while not await request.is_disconnected():
+        records = await queries.logs_after(state.db, where, after_id=after_id, limit=TAIL_BATCH)
+        for record in records:
+            assert record.id is not None
+            after_id = record.id
+            yield f"id: {record.id}\nevent: log\ndata: {log_public(record).model_dump_json()}\n\n"
+        if records:
+            quiet = 0.0
+            if len(records) == TAIL_BATCH:
+                continue
+        elif quiet >= TAIL_KEEPALIVE_S:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(TAIL_POLL_S)
+        quiet += TAIL_POLL_S
 
 
 @router.get(Routes.EXECUTORS, response_model=list[ExecutorPublic])

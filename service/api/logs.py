@@ -42,5 +42,6 @@ async def post_wefastapi_log(
         message=body.message,
         executor_id=principal.name if principal.name != "local" else None,
         client=peer_address(request, state.settings),
+        source="wefastapi",
     )
     return LogAccepted(accepted=await insert_records(state.db, [row]))
