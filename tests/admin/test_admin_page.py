@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
 from playwright.sync_api import expect
 
 from shared.contract import Routes
@@ -98,7 +97,8 @@ def test_live_tail_shows_a_line_posted_after_it_started(
 
     log_lines(executor, "arrived while tailing")
 
-    expect(page.locator("#log-rows tr").first).to_contain_text("arrived while tailing", timeout=5000)
+    newest = page.locator("#log-rows tr").first
+    expect(newest).to_contain_text("arrived while tailing", timeout=5000)
     assert admin_page.errors == []
 
 
