@@ -14,8 +14,6 @@ from service import leases, logstore, queries
 from service.models import utcnow
 from service.state import AppState
 
-RETENTION_EVERY_S = 60.0
-
 
 async def sweep_once(state: AppState) -> None:
     expired = await leases.requeue_expired(state.db)
@@ -50,11 +48,12 @@ async def retention_once(state: AppState) -> None:
 
 async def run_maintenance(state: AppState) -> None:
     interval = state.settings.maintenance_interval_s
-    since_retention = RETENTION_EVERY_S
+    retention_every = state.settings.retention_interval_s
+    since_retention = retention_every
     while True:
         try:
             await sweep_once(state)
-            if since_retention >= RETENTION_EVERY_S:
+            if since_retention >= retention_every:
                 since_retention = 0.0
                 await retention_once(state)
         except Exception:  # the loop must outlive a database hiccup

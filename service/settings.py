@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=100)
     retention_days: float = Field(default=7.0, ge=0)
     log_retention_days: float = Field(default=30.0, ge=0)
+    # how often retention (files, log records, abandoned uploads) runs
+    retention_interval_s: float = Field(default=60.0, gt=0)
     # how often one replica sweeps expired leases and polls for work queued elsewhere
     maintenance_interval_s: float = Field(default=1.0, gt=0, le=60)
     # an idle executor long-polls up to 30 s between calls: offline only past that
