@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
+from service import leases
 from service.api import admin, compat, executor, health, logs, pages, tasks
 from service.db import Database
 from service.errors import install_error_handler
@@ -30,6 +31,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         await db.create_tables()
+        await leases.grant_restart_grace(db, lease_s=settings.lease_seconds)
         state = AppState(
             settings=settings,
             db=db,

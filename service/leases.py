@@ -383,6 +383,24 @@ async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[
     return tasks
 
 
+async def grant_restart_grace(db: Database, *, lease_s: float) -> int:
+    """At start-up: executors could not beat while the service was down, so every running
+    lease gets one full lease period from now before the reaper may take it back."""
+    now = utcnow()
+    until = now + timedelta(seconds=lease_s)
+    stmt = (
+        update(Task)
+        .where(col(Task.status) == PROCESSING, col(Task.lease_expires_at) < until)
+        .values(lease_expires_at=until)
+    )
+    async with db.transaction() as session:
+        result = await session.execute(stmt)
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        logger.info("start-up: {} running lease(s) extended by {:.0f} s", count, lease_s)
+    return count
+
+
 # ---------------------------------------------------------------- client side
 
 
