@@ -1,0 +1,1 @@
+"""`sorawm`: the user's command line client of a SoraWM fleet service."""
