@@ -80,6 +80,7 @@ class Routes:
     ADMIN_LOGS = "/api/admin/logs"
     ADMIN_LOGS_STREAM = "/api/admin/logs/stream"
     ADMIN_PAGE = "/admin"
+    HOME = "/"
     EXECUTORS = "/api/executors"
     HEALTH = "/health"
     LIVE = "/health/live"

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from shared.contract import Routes
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-STATIC_PATH = "/admin/static"
+STATIC_PATH = "/static"
 # pages run only our own files: nothing inline, nothing from elsewhere
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -24,6 +24,12 @@ PAGE_HEADERS = {
 }
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get(Routes.HOME)
+async def upload_page() -> FileResponse:
+    """Drop videos, watch them being cleaned, download the results."""
+    return FileResponse(WEB_DIR / "index.html", headers=PAGE_HEADERS)
 
 
 @router.get(Routes.ADMIN_PAGE)

@@ -177,8 +177,6 @@ function applyFilters() {
   loadLogs(null).then(() => { if (state.tail) startTail(); }).catch(() => {});
 }
 
-// The live tail reads server-sent events through fetch, which (unlike EventSource) can
-// send the Authorization header.
 async function startTail() {
   stopTail();
   const controller = new AbortController();
@@ -186,35 +184,15 @@ async function startTail() {
   const params = logFilters();
   if (state.maxLogId) params.set("after", String(state.maxLogId));
   try {
-    const response = await fetch("/api/admin/logs/stream?" + params,
-      { headers: headers(), signal: controller.signal });
-    if (!response.ok) { setStatus("Live tail refused: " + response.status); return; }
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        handleEvent(buffer.slice(0, end));
-        buffer = buffer.slice(end + 2);
-      }
-    }
+    await readEvents("/api/admin/logs/stream?" + params, headers(), onTailEvent, controller.signal);
   } catch (error) {
     if (error.name !== "AbortError") setStatus("Live tail stopped: " + error.message);
   }
 }
 
-function handleEvent(block) {
-  let event = "message";
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (line.startsWith("event:")) event = line.slice(6).trim();
-    else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-  }
-  if (event !== "log" || !data.length) return;
-  const record = JSON.parse(data.join("\n"));
+function onTailEvent(name, data) {
+  if (name !== "log") return;
+  const record = JSON.parse(data);
   state.maxLogId = Math.max(state.maxLogId, record.id);
   const body = document.getElementById("log-rows");
   const tr = logRow(record);
