@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from service.app import create_app
 from service.logsetup import configure_logging
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides: dict[str, Any] = {
         key: value for key, value in vars(args).items() if value is not None
     }
-    settings = ServiceSettings(**overrides)
+    try:
+        settings = ServiceSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"sorawm-service: invalid settings: {problems}") from exc
     configure_logging(settings.log_level, settings.data_dir / "logs")
     uvicorn.run(
         create_app(settings),

@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme", "secret", "token", "password"})
+
+
 def parse_tokens(value: str | dict[str, str]) -> dict[str, str]:
     """`name:token,name2:token2` → {token: name}. A bare token is named after its position."""
     if isinstance(value, dict):
@@ -24,6 +27,8 @@ def parse_tokens(value: str | dict[str, str]) -> dict[str, str]:
             name, token = f"token{index + 1}", name
         if not token:
             raise ValueError(f"token entry {item!r} has an empty token")
+        if token.lower() in PLACEHOLDER_TOKENS:
+            raise ValueError(f"the token of {name!r} is a placeholder ({token!r}): set a real one")
         tokens[token] = name
     return tokens
 

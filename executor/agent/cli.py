@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--service-host", metavar="URL", help="the service, e.g. http://host:5344/")
-    add("--id", help="this executor's number: it is known as ET-SoraWM-{id} (default 1)")
+    add(
+        "--id",
+        help="this executor's number: it is known as ET-SoraWM-{id} (default 1; "
+        "'auto' uses the host name)",
+    )
     add("--token", help="executor bearer token (not needed on the service's own machine)")
     add("--device", help="auto (default: first GPU, else CPU), cpu, or cuda:N")
     add("--work-dir", type=Path, help="where inputs and results are kept while working (./work)")

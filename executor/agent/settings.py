@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -43,4 +44,6 @@ class ExecutorSettings(BaseSettings):
 
     @property
     def executor_id(self) -> str:
-        return executor_id_for(self.id)
+        """`auto` names the executor after its host (a container: its id), so replicas of
+        one compose service get distinct ids."""
+        return executor_id_for(socket.gethostname() if self.id == "auto" else self.id)
