@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from loguru import logger
 from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,6 +42,23 @@ class Database:
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
+        if self.is_postgres:
+            await self._trigram_index()
+
+    async def _trigram_index(self) -> None:
+        """The log viewer's text search (`lower(message) LIKE '%…%'`) stays on an index over
+        millions of lines only with pg_trgm; without the extension it still works, by scan."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                await conn.execute(
+                    text(
+                        "CREATE INDEX IF NOT EXISTS ix_logs_message_trgm ON log_records "
+                        "USING gin (lower(message) gin_trgm_ops)"
+                    )
+                )
+        except SQLAlchemyError as exc:
+            logger.warning("no trigram index for log search ({}): text filters will scan", exc)
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:
