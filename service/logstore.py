@@ -50,6 +50,7 @@ async def delete_before(db: Database, cutoff: datetime) -> int:
 async def insert_records(db: Database, rows: Iterable[dict[str, object]]) -> int:
     batch = list(rows)
     if batch:
-        async with db.transaction() as session:
-            await session.execute(insert(LogRecord), batch)
+        # Core executemany on the table: the ORM's per-row bookkeeping is not needed here
+        async with db.engine.begin() as connection:
+            await connection.execute(insert(LogRecord.__table__), batch)  # type: ignore[attr-defined]
     return len(batch)
