@@ -84,7 +84,7 @@ def _match(token: str, table: dict[str, str]) -> str | None:
     return found
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     settings: ServiceSettings = request.app.state.sorawm.settings
     header = request.headers.get("authorization")
     if header is None:
@@ -115,7 +115,8 @@ def require(*roles: Role) -> object:
     """A dependency: the caller, who must hold one of `roles` (admin holds every role)."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    # async, as every dependency here: a sync one costs a thread-pool hop per request
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.roles & allowed:
             raise HTTPException(403, detail=f"this needs the {' or '.join(roles)} role")
         return principal

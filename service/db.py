@@ -1,4 +1,4 @@
-"""The database: one async engine, short sessions, SQLite (WAL) or PostgreSQL."""
+"""The database: one async engine, short transactions, SQLite (WAL) or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,35 +9,30 @@ from typing import Any
 from loguru import logger
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from service import models  # noqa: F401  (registers the tables)
 
 
 class Database:
-    """Owns the engine. Sessions are short: never held across a wait or a file transfer."""
+    """Owns the engine. Transactions are short: never held across a wait or a file transfer."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: AsyncEngine = _make_engine(url)
         self.dialect = self.engine.dialect.name
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One session in one transaction, committed on success."""
-        async with self._sessions() as session, session.begin():
-            yield session
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One connection in one transaction, committed on success (Core statements only:
+        the hot paths need no ORM unit of work)."""
+        async with self.engine.begin() as connection:
+            yield connection
 
     async def create_tables(self) -> None:
         async with self.engine.begin() as conn:
@@ -73,7 +68,9 @@ def _make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # no pre-ping: it costs a round trip per checkout; a dropped connection fails one
+    # request and the pool replaces it
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -24,14 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import String, case, cast, delete, select, update
+from sqlalchemy import String, case, cast, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db import Database
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
-from service.models import Executor, Task, utcnow
+from service.models import EXECUTORS, TASKS, Task, task_from_row, utcnow
 from shared.contract import ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
@@ -43,11 +42,14 @@ def _log(task_id: str, executor_id: str | None = None) -> Any:
     return logger.bind(task_id=task_id, executor_id=executor_id)
 
 
-async def _returning_one(session: AsyncSession, stmt: Any) -> Task | None:
-    result = await session.scalars(
-        stmt.returning(Task), execution_options={"synchronize_session": False}
-    )
-    return result.first()
+async def _returning_one(conn: AsyncConnection, stmt: Any) -> Task | None:
+    row = (await conn.execute(stmt.returning(*TASKS.c))).first()
+    return task_from_row(row) if row is not None else None
+
+
+async def _get(conn: AsyncConnection, task_id: str) -> Task | None:
+    row = (await conn.execute(select(TASKS).where(TASKS.c.id == task_id))).first()
+    return task_from_row(row) if row is not None else None
 
 
 # ---------------------------------------------------------------- upload
@@ -55,8 +57,8 @@ async def _returning_one(session: AsyncSession, stmt: Any) -> Task | None:
 
 async def create_uploading(db: Database, *, owner: str, max_attempts: int) -> Task:
     task = Task(id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts)
-    async with db.transaction() as session:
-        session.add(task)
+    async with db.transaction() as conn:
+        await conn.execute(insert(TASKS).values(**task.model_dump()))
     _log(task.id).info("task created for {} → UPLOADING", owner)
     return task
 
@@ -74,8 +76,8 @@ async def mark_queued(
 ) -> Task:
     now = utcnow()
     stmt = (
-        update(Task)
-        .where(col(Task.id) == task_id, col(Task.status) == TaskStatus.UPLOADING.value)
+        update(TASKS)
+        .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
         .values(
             status=QUEUED,
             input_filename=filename,
@@ -87,8 +89,8 @@ async def mark_queued(
             updated_at=now,
         )
     )
-    async with db.transaction() as session:
-        task = await _returning_one(session, stmt)
+    async with db.transaction() as conn:
+        task = await _returning_one(conn, stmt)
     if task is None:
         raise InvalidTransition("the upload was abandoned before it completed")
     _log(task_id).info("UPLOADING → QUEUED ({} bytes, sha256 {})", size, sha256[:12])
@@ -96,11 +98,9 @@ async def mark_queued(
 
 
 async def discard_upload(db: Database, *, task_id: str) -> None:
-    async with db.transaction() as session:
-        await session.execute(
-            delete(Task).where(
-                col(Task.id) == task_id, col(Task.status) == TaskStatus.UPLOADING.value
-            )
+    async with db.transaction() as conn:
+        await conn.execute(
+            delete(TASKS).where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
         )
     _log(task_id).info("upload failed → task discarded")
 
@@ -108,12 +108,12 @@ async def discard_upload(db: Database, *, task_id: str) -> None:
 async def abandon_stale_uploads(db: Database, *, older_than: datetime) -> list[str]:
     """Uploads cut off mid-stream (client gone, replica killed): remove the rows."""
     stmt = (
-        delete(Task)
-        .where(col(Task.status) == TaskStatus.UPLOADING.value, col(Task.updated_at) < older_than)
-        .returning(col(Task.id))
+        delete(TASKS)
+        .where(TASKS.c.status == TaskStatus.UPLOADING.value, TASKS.c.updated_at < older_than)
+        .returning(TASKS.c.id)
     )
-    async with db.transaction() as session:
-        ids = list((await session.scalars(stmt)).all())
+    async with db.transaction() as conn:
+        ids = list((await conn.execute(stmt)).scalars().all())
     for task_id in ids:
         _log(task_id).warning("upload never completed → task discarded")
     return ids
@@ -133,21 +133,21 @@ async def claim_next(
     """The oldest QUEUED task becomes this executor's, with a fresh lease; None when none."""
     now = now or utcnow()
     oldest = (
-        select(col(Task.id))
-        .where(col(Task.status) == QUEUED)
-        .order_by(col(Task.created_at), col(Task.id))
+        select(TASKS.c.id)
+        .where(TASKS.c.status == QUEUED)
+        .order_by(TASKS.c.created_at, TASKS.c.id)
         .limit(1)
     )
     if db.is_postgres:
         # several replicas and executors claim at once: skip rows another claim holds
         oldest = oldest.with_for_update(skip_locked=True)
     stmt = (
-        update(Task)
+        update(TASKS)
         # the status guard is the compare-and-set on SQLite, where there is no row lock
-        .where(col(Task.id) == oldest.scalar_subquery(), col(Task.status) == QUEUED)
+        .where(TASKS.c.id == oldest.scalar_subquery(), TASKS.c.status == QUEUED)
         .values(
             status=PROCESSING,
-            attempts=col(Task.attempts) + 1,
+            attempts=TASKS.c.attempts + 1,
             lease_token=secrets.token_urlsafe(24),
             lease_expires_at=now + timedelta(seconds=lease_s),
             executor_id=executor_id,
@@ -158,10 +158,10 @@ async def claim_next(
             updated_at=now,
         )
     )
-    async with db.transaction() as session:
-        task = await _returning_one(session, stmt)
+    async with db.transaction() as conn:
+        task = await _returning_one(conn, stmt)
         await _touch_executor(
-            session,
+            conn,
             executor_id,
             now=now,
             capabilities=capabilities,
@@ -179,18 +179,22 @@ async def claim_next(
 
 async def seen_idle(db: Database, *, executor_id: str, capabilities: dict[str, Any]) -> None:
     """An executor that polled and got nothing is still alive."""
-    async with db.transaction() as session:
+    async with db.transaction() as conn:
         await _touch_executor(
-            session, executor_id, now=utcnow(), capabilities=capabilities, current_task_id=None
+            conn, executor_id, now=utcnow(), capabilities=capabilities, current_task_id=None
         )
 
 
 async def leased_task(db: Database, *, task_id: str, lease_token: str | None) -> Task:
     """The task, if `lease_token` is its current lease; else LeaseLost (or TaskNotFound)."""
-    async with db.transaction() as session:
-        task = await session.get(Task, task_id)
+    async with db.transaction() as conn:
+        task = await _get(conn, task_id)
     if task is None:
         raise TaskNotFound()
+    return ensure_leased(task, lease_token)
+
+
+def ensure_leased(task: Task, lease_token: str | None) -> Task:
     if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
         raise LeaseLost()
     return task
@@ -215,9 +219,9 @@ async def renew_lease(
 ) -> Renewal:
     now = now or utcnow()
     owned = (
-        col(Task.id) == task_id,
-        col(Task.status) == PROCESSING,
-        col(Task.lease_token) == lease_token,
+        TASKS.c.id == task_id,
+        TASKS.c.status == PROCESSING,
+        TASKS.c.lease_token == lease_token,
     )
     values: dict[str, Any] = {
         "lease_expires_at": now + timedelta(seconds=lease_s),
@@ -229,19 +233,19 @@ async def renew_lease(
         values["stage"] = stage
     if message is not None:
         values["message"] = message
-    async with db.transaction() as session:
+    async with db.transaction() as conn:
         task = await _returning_one(
-            session,
-            update(Task).where(*owned, col(Task.cancel_requested).is_(False)).values(**values),
+            conn,
+            update(TASKS).where(*owned, TASKS.c.cancel_requested.is_(False)).values(**values),
         )
         if task is not None:
-            await _touch_executor(session, task.executor_id, now=now, current_task_id=task_id)
+            await _touch_executor(conn, task.executor_id, now=now, current_task_id=task_id)
             return Renewal(lease_expires_at=values["lease_expires_at"], cancel=False)
         # a cancel was asked: this beat tells the executor, and the task ends here
         task = await _returning_one(
-            session,
-            update(Task)
-            .where(*owned, col(Task.cancel_requested).is_(True))
+            conn,
+            update(TASKS)
+            .where(*owned, TASKS.c.cancel_requested.is_(True))
             .values(
                 status=TaskStatus.CANCELLED.value,
                 lease_expires_at=None,
@@ -252,7 +256,7 @@ async def renew_lease(
         )
         if task is None:
             raise LeaseLost()
-        await _touch_executor(session, task.executor_id, now=now, current_task_id=None)
+        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None)
     _log(task_id, task.executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
     return Renewal(lease_expires_at=now, cancel=True)
 
@@ -262,11 +266,11 @@ async def mark_finished(
 ) -> Task:
     now = utcnow()
     stmt = (
-        update(Task)
+        update(TASKS)
         .where(
-            col(Task.id) == task_id,
-            col(Task.status) == PROCESSING,
-            col(Task.lease_token) == lease_token,
+            TASKS.c.id == task_id,
+            TASKS.c.status == PROCESSING,
+            TASKS.c.lease_token == lease_token,
         )
         .values(
             status=TaskStatus.FINISHED.value,
@@ -280,11 +284,11 @@ async def mark_finished(
             updated_at=now,
         )
     )
-    async with db.transaction() as session:
-        task = await _returning_one(session, stmt)
+    async with db.transaction() as conn:
+        task = await _returning_one(conn, stmt)
         if task is None:
             raise LeaseLost()
-        await _touch_executor(session, task.executor_id, now=now, current_task_id=None, done=1)
+        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None, done=1)
     _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
     return task
 
@@ -294,18 +298,18 @@ async def mark_failed(
 ) -> Task:
     now = utcnow()
     if retryable:
-        retry = col(Task.attempts) < col(Task.max_attempts)
+        retry = TASKS.c.attempts < TASKS.c.max_attempts
         status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
         stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
         finished_at: Any = case((retry, None), else_=now)
     else:
         status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
     stmt = (
-        update(Task)
+        update(TASKS)
         .where(
-            col(Task.id) == task_id,
-            col(Task.status) == PROCESSING,
-            col(Task.lease_token) == lease_token,
+            TASKS.c.id == task_id,
+            TASKS.c.status == PROCESSING,
+            TASKS.c.lease_token == lease_token,
         )
         .values(
             status=status,
@@ -316,11 +320,11 @@ async def mark_failed(
             updated_at=now,
         )
     )
-    async with db.transaction() as session:
-        task = await _returning_one(session, stmt)
+    async with db.transaction() as conn:
+        task = await _returning_one(conn, stmt)
         if task is None:
             raise LeaseLost()
-        await _touch_executor(session, task.executor_id, now=now, current_task_id=None, failed=1)
+        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None, failed=1)
     _log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
     return task
 
@@ -331,45 +335,40 @@ async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[
     One UPDATE, so several replicas may sweep at once without taking a task twice.
     """
     now = now or utcnow()
-    out_of_attempts = col(Task.attempts) >= col(Task.max_attempts)
+    out_of_attempts = TASKS.c.attempts >= TASKS.c.max_attempts
     stmt = (
-        update(Task)
-        .where(col(Task.status) == PROCESSING, col(Task.lease_expires_at) < now)
+        update(TASKS)
+        .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < now)
         .values(
             status=case(
-                (col(Task.cancel_requested).is_(True), TaskStatus.CANCELLED.value),
+                (TASKS.c.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
                 (out_of_attempts, TaskStatus.ERROR.value),
                 else_=QUEUED,
             ),
             error=case(
                 (
-                    col(Task.cancel_requested).is_(False) & out_of_attempts,
+                    TASKS.c.cancel_requested.is_(False) & out_of_attempts,
                     "the executor stopped reporting (lease expired) on each of "
-                    + cast(col(Task.attempts), String)
+                    + cast(TASKS.c.attempts, String)
                     + " attempts",
                 ),
-                else_=col(Task.error),
+                else_=TASKS.c.error,
             ),
             lease_token=None,
             lease_expires_at=None,
             finished_at=case(
-                (out_of_attempts | col(Task.cancel_requested).is_(True), now), else_=None
+                (out_of_attempts | TASKS.c.cancel_requested.is_(True), now), else_=None
             ),
             updated_at=now,
         )
     )
-    async with db.transaction() as session:
-        result = await session.scalars(
-            stmt.returning(Task), execution_options={"synchronize_session": False}
-        )
-        tasks = list(result.all())
+    async with db.transaction() as conn:
+        tasks = [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
         for task in tasks:
             # the executor that lost the lease is no longer working on it
-            await session.execute(
-                update(Executor)
-                .where(
-                    col(Executor.id) == task.executor_id, col(Executor.current_task_id) == task.id
-                )
+            await conn.execute(
+                update(EXECUTORS)
+                .where(EXECUTORS.c.id == task.executor_id, EXECUTORS.c.current_task_id == task.id)
                 .values(current_task_id=None)
             )
     for task in tasks:
@@ -389,12 +388,12 @@ async def grant_restart_grace(db: Database, *, lease_s: float) -> int:
     now = utcnow()
     until = now + timedelta(seconds=lease_s)
     stmt = (
-        update(Task)
-        .where(col(Task.status) == PROCESSING, col(Task.lease_expires_at) < until)
+        update(TASKS)
+        .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < until)
         .values(lease_expires_at=until)
     )
-    async with db.transaction() as session:
-        result = await session.execute(stmt)
+    async with db.transaction() as conn:
+        result = await conn.execute(stmt)
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count:
         logger.info("start-up: {} running lease(s) extended by {:.0f} s", count, lease_s)
@@ -406,26 +405,26 @@ async def grant_restart_grace(db: Database, *, lease_s: float) -> int:
 
 async def request_cancel(db: Database, *, task_id: str) -> Task:
     now = utcnow()
-    async with db.transaction() as session:
+    async with db.transaction() as conn:
         task = await _returning_one(
-            session,
-            update(Task)
-            .where(col(Task.id) == task_id, col(Task.status) == QUEUED)
+            conn,
+            update(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status == QUEUED)
             .values(status=TaskStatus.CANCELLED.value, finished_at=now, updated_at=now),
         )
         if task is not None:
             _log(task_id).info("QUEUED → CANCELLED")
             return task
         task = await _returning_one(
-            session,
-            update(Task)
-            .where(col(Task.id) == task_id, col(Task.status) == PROCESSING)
+            conn,
+            update(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status == PROCESSING)
             .values(cancel_requested=True, updated_at=now),
         )
         if task is not None:
             _log(task_id, task.executor_id).info("cancel requested while PROCESSING")
             return task
-        current = await session.get(Task, task_id)
+        current = await _get(conn, task_id)
     if current is None:
         raise TaskNotFound()
     raise InvalidTransition(f"task is {current.status}: it cannot be cancelled")
@@ -434,16 +433,16 @@ async def request_cancel(db: Database, *, task_id: str) -> Task:
 async def delete_task(db: Database, *, task_id: str) -> None:
     """Remove the row of a task that is not being worked on (QUEUED tasks count as idle)."""
     idle = [QUEUED, *ENDED]
-    async with db.transaction() as session:
-        result = await session.execute(
-            delete(Task)
-            .where(col(Task.id) == task_id, col(Task.status).in_(idle))
-            .returning(col(Task.id))
+    async with db.transaction() as conn:
+        result = await conn.execute(
+            delete(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status.in_(idle))
+            .returning(TASKS.c.id)
         )
         if result.first() is not None:
             _log(task_id).info("task deleted")
             return
-        current = await session.get(Task, task_id)
+        current = await _get(conn, task_id)
     if current is None:
         raise TaskNotFound()
     raise InvalidTransition(f"task is {current.status}: cancel it before deleting it")
@@ -452,26 +451,23 @@ async def delete_task(db: Database, *, task_id: str) -> None:
 async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[Task]:
     """Retention: ended tasks whose files are due for removal (the rows stay)."""
     stmt = (
-        update(Task)
+        update(TASKS)
         .where(
-            col(Task.status).in_(ENDED),
-            col(Task.files_purged).is_(False),
-            col(Task.updated_at) < ended_before,
+            TASKS.c.status.in_(ENDED),
+            TASKS.c.files_purged.is_(False),
+            TASKS.c.updated_at < ended_before,
         )
         .values(files_purged=True)
     )
-    async with db.transaction() as session:
-        result = await session.scalars(
-            stmt.returning(Task), execution_options={"synchronize_session": False}
-        )
-        return list(result.all())
+    async with db.transaction() as conn:
+        return [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
 
 
 # ---------------------------------------------------------------- executors
 
 
 async def _touch_executor(
-    session: AsyncSession,
+    conn: AsyncConnection,
     executor_id: str | None,
     *,
     now: datetime,
@@ -486,16 +482,16 @@ async def _touch_executor(
     if capabilities:
         values["capabilities"] = capabilities
     if done or failed:
-        values["done"] = col(Executor.done) + done
-        values["failed"] = col(Executor.failed) + failed
-    result = await session.execute(
-        update(Executor).where(col(Executor.id) == executor_id).values(**values)
+        values["done"] = EXECUTORS.c.done + done
+        values["failed"] = EXECUTORS.c.failed + failed
+    result = await conn.execute(
+        update(EXECUTORS).where(EXECUTORS.c.id == executor_id).values(**values)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return
-    insert = _dialect_insert(session)
-    await session.execute(
-        insert(Executor)
+    dialect_insert = _dialect_insert(conn)
+    await conn.execute(
+        dialect_insert(EXECUTORS)
         .values(
             id=executor_id,
             last_seen=now,
@@ -508,8 +504,8 @@ async def _touch_executor(
     )
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
+def _dialect_insert(conn: AsyncConnection) -> Any:
     """`INSERT … ON CONFLICT` lives in each dialect's own `insert`."""
-    if session.get_bind().dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         return postgresql.insert
     return sqlite.insert

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, insert
-from sqlmodel import col
 
 from service.db import Database
-from service.models import LogRecord, utcnow
+from service.models import LOGS, utcnow
 from service.views import as_utc
 from shared.contract import LogLevel
 
@@ -42,15 +41,14 @@ def record_row(
 
 async def delete_before(db: Database, cutoff: datetime) -> int:
     """Log retention: records older than `cutoff` go."""
-    async with db.transaction() as session:
-        result = await session.execute(delete(LogRecord).where(col(LogRecord.ts) < cutoff))
+    async with db.transaction() as conn:
+        result = await conn.execute(delete(LOGS).where(LOGS.c.ts < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def insert_records(db: Database, rows: Iterable[dict[str, object]]) -> int:
     batch = list(rows)
     if batch:
-        # Core executemany on the table: the ORM's per-row bookkeeping is not needed here
-        async with db.engine.begin() as connection:
-            await connection.execute(insert(LogRecord.__table__), batch)  # type: ignore[attr-defined]
+        async with db.transaction() as conn:
+            await conn.execute(insert(LOGS), batch)
     return len(batch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 from shared.contract import TaskStatus
@@ -52,6 +52,10 @@ class Task(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
+def task_from_row(row: Any) -> Task:
+    return Task.model_validate(dict(row._mapping))
+
+
 class Executor(SQLModel, table=True):
     __tablename__ = "executors"
 
@@ -82,3 +86,9 @@ class LogRecord(SQLModel, table=True):
     task_id: str | None = Field(default=None, max_length=64)
     client: str | None = Field(default=None, max_length=64)
     message: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# the tables, for Core statements: the task table's hot paths skip the ORM unit of work
+TASKS: Table = Task.__table__  # type: ignore[attr-defined]
+EXECUTORS: Table = Executor.__table__  # type: ignore[attr-defined]
+LOGS: Table = LogRecord.__table__  # type: ignore[attr-defined]

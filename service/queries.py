@@ -8,22 +8,30 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlmodel import col
 
 from service.db import Database
 from service.errors import BadUpload, TaskNotFound
-from service.models import Executor, LogRecord, Task, utcnow
+from service.models import (
+    EXECUTORS,
+    LOGS,
+    TASKS,
+    Executor,
+    LogRecord,
+    Task,
+    task_from_row,
+    utcnow,
+)
 from service.views import aware
 from shared.contract import LogLevel, TaskStatus
 
 
 async def get_task(db: Database, task_id: str, *, owner: str | None = None) -> Task:
     """The task; `owner` set hides other owners' tasks as if they did not exist."""
-    async with db.transaction() as session:
-        task = await session.get(Task, task_id)
-    if task is None or (owner is not None and task.owner != owner):
+    async with db.transaction() as conn:
+        row = (await conn.execute(select(TASKS).where(TASKS.c.id == task_id))).first()
+    if row is None or (owner is not None and row.owner != owner):
         raise TaskNotFound()
-    return task
+    return task_from_row(row)
 
 
 def _encode_cursor(task: Task) -> str:
@@ -48,53 +56,63 @@ async def list_tasks(
     cursor: str | None,
 ) -> tuple[list[Task], str | None]:
     """Newest first; the cursor is the last row's (created_at, id), so pages never overlap."""
-    stmt = select(Task).order_by(col(Task.created_at).desc(), col(Task.id).desc()).limit(limit + 1)
+    stmt = select(TASKS).order_by(TASKS.c.created_at.desc(), TASKS.c.id.desc()).limit(limit + 1)
     if owner is not None:
-        stmt = stmt.where(col(Task.owner) == owner)
+        stmt = stmt.where(TASKS.c.owner == owner)
     if status is not None:
-        stmt = stmt.where(col(Task.status) == status.value)
+        stmt = stmt.where(TASKS.c.status == status.value)
     if cursor:
         created, task_id = _decode_cursor(cursor)
         stmt = stmt.where(
             or_(
-                col(Task.created_at) < created,
-                and_(col(Task.created_at) == created, col(Task.id) < task_id),
+                TASKS.c.created_at < created,
+                and_(TASKS.c.created_at == created, TASKS.c.id < task_id),
             )
         )
-    async with db.transaction() as session:
-        rows = list((await session.scalars(stmt)).all())
+    async with db.transaction() as conn:
+        rows = [task_from_row(row) for row in await conn.execute(stmt)]
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
 async def count_by_status(db: Database) -> dict[str, int]:
-    stmt = select(col(Task.status), func.count()).group_by(col(Task.status))
-    async with db.transaction() as session:
-        rows = (await session.execute(stmt)).all()
+    stmt = select(TASKS.c.status, func.count()).group_by(TASKS.c.status)
+    async with db.transaction() as conn:
+        rows = (await conn.execute(stmt)).all()
     counts = {status.value: 0 for status in TaskStatus}
     counts.update({status: count for status, count in rows})
     return counts
 
 
 async def count_queued(db: Database) -> int:
-    stmt = select(func.count()).select_from(Task).where(col(Task.status) == TaskStatus.QUEUED.value)
-    async with db.transaction() as session:
-        return int((await session.execute(stmt)).scalar_one())
+    stmt = select(func.count()).select_from(TASKS).where(TASKS.c.status == TaskStatus.QUEUED.value)
+    async with db.transaction() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
 
 
 async def list_executors(db: Database) -> list[tuple[Executor, float | None]]:
     """Every executor known, with the progress of the task it holds."""
     stmt = (
-        select(Executor, col(Task.progress))
-        .outerjoin(
-            Task,
-            and_(col(Task.id) == col(Executor.current_task_id), col(Task.status) == "PROCESSING"),
+        select(EXECUTORS, TASKS.c.progress.label("task_progress"))
+        .select_from(
+            EXECUTORS.outerjoin(
+                TASKS,
+                and_(
+                    TASKS.c.id == EXECUTORS.c.current_task_id,
+                    TASKS.c.status == TaskStatus.PROCESSING.value,
+                ),
+            )
         )
-        .order_by(col(Executor.id))
+        .order_by(EXECUTORS.c.id)
     )
-    async with db.transaction() as session:
-        rows = (await session.execute(stmt)).all()
-    return [(executor, progress) for executor, progress in rows]
+    async with db.transaction() as conn:
+        rows = (await conn.execute(stmt)).all()
+    result = []
+    for row in rows:
+        fields = dict(row._mapping)
+        progress = fields.pop("task_progress")
+        result.append((Executor.model_validate(fields), progress))
+    return result
 
 
 def is_online(executor: Executor, *, offline_after_s: float, now: datetime | None = None) -> bool:
@@ -112,19 +130,17 @@ class LogFilter:
 
     def apply(self, stmt: Any) -> Any:
         if self.executor_id is not None:
-            stmt = stmt.where(col(LogRecord.executor_id) == self.executor_id)
+            stmt = stmt.where(LOGS.c.executor_id == self.executor_id)
         if self.task_id is not None:
-            stmt = stmt.where(col(LogRecord.task_id) == self.task_id)
+            stmt = stmt.where(LOGS.c.task_id == self.task_id)
         if self.level is not None:
-            stmt = stmt.where(col(LogRecord.levelno) >= self.level.number)
+            stmt = stmt.where(LOGS.c.levelno >= self.level.number)
         if self.q:
-            stmt = stmt.where(
-                func.lower(col(LogRecord.message)).contains(self.q.lower(), autoescape=True)
-            )
+            stmt = stmt.where(func.lower(LOGS.c.message).contains(self.q.lower(), autoescape=True))
         if self.since is not None:
-            stmt = stmt.where(col(LogRecord.ts) >= self.since)
+            stmt = stmt.where(LOGS.c.ts >= self.since)
         if self.until is not None:
-            stmt = stmt.where(col(LogRecord.ts) < self.until)
+            stmt = stmt.where(LOGS.c.ts < self.until)
         return stmt
 
 
@@ -132,27 +148,25 @@ async def find_logs(
     db: Database, where: LogFilter, *, limit: int, before_id: int | None = None
 ) -> list[LogRecord]:
     """Newest first by arrival (id), so paging by `before_id` has no gaps or repeats."""
-    stmt = where.apply(select(LogRecord).order_by(col(LogRecord.id).desc()).limit(limit))
+    stmt = where.apply(select(LOGS).order_by(LOGS.c.id.desc()).limit(limit))
     if before_id is not None:
-        stmt = stmt.where(col(LogRecord.id) < before_id)
-    async with db.transaction() as session:
-        return list((await session.scalars(stmt)).all())
+        stmt = stmt.where(LOGS.c.id < before_id)
+    return await _logs(db, stmt)
 
 
 async def logs_after(
     db: Database, where: LogFilter, *, after_id: int, limit: int
 ) -> list[LogRecord]:
     """Records that arrived after `after_id`, oldest first: the live tail."""
-    stmt = where.apply(
-        select(LogRecord)
-        .where(col(LogRecord.id) > after_id)
-        .order_by(col(LogRecord.id))
-        .limit(limit)
-    )
-    async with db.transaction() as session:
-        return list((await session.scalars(stmt)).all())
+    stmt = where.apply(select(LOGS).where(LOGS.c.id > after_id).order_by(LOGS.c.id).limit(limit))
+    return await _logs(db, stmt)
+
+
+async def _logs(db: Database, stmt: Any) -> list[LogRecord]:
+    async with db.transaction() as conn:
+        return [LogRecord.model_validate(dict(row._mapping)) for row in await conn.execute(stmt)]
 
 
 async def last_log_id(db: Database) -> int:
-    async with db.transaction() as session:
-        return int((await session.execute(select(func.max(col(LogRecord.id))))).scalar() or 0)
+    async with db.transaction() as conn:
+        return int((await conn.execute(select(func.max(LOGS.c.id)))).scalar() or 0)

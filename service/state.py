@@ -23,7 +23,7 @@ class AppState:
     metrics: Metrics
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.sorawm
     return state
 

@@ -25,7 +25,7 @@ TAIL_BATCH = 500
 TAIL_KEEPALIVE_S = 15.0
 
 
-def log_filter(
+async def log_filter(
     executor_id: str | None = None,
     task_id: str | None = None,
     level: Annotated[LogLevel | None, Query(description="this level and above")] = None,

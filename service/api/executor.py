@@ -152,7 +152,7 @@ async def upload_result(
     task = await queries.get_task(state.db, task_id)
     if _already_finished_by(task, lease_token, expected):
         return _ack(task)
-    task = await leases.leased_task(state.db, task_id=task_id, lease_token=lease_token)
+    leases.ensure_leased(task, lease_token)
     assert lease_token is not None
     # each lease writes its own file, so a zombie's late upload can never replace the result
     writer = state.store.writer(task_id, f"result-{lease_token[:12].replace('_', '-')}.mp4")
