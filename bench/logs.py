@@ -27,7 +27,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-
 from common import machine, percentile, raise_nofile, table
 from live import LiveService
 from pgserver import PgServer
@@ -105,9 +104,16 @@ async def ingest_direct(dsn: str, *, total: int, batch: int, clients: int) -> fl
                 for i in range(min(batch, per_client - start)):
                     level, levelno = fake_level(rng)
                     rows.append(
-                        (datetime.now(UTC), level, levelno, f"ET-SoraWM-{number}",
-                         f"{rng.randrange(20000):032x}", "127.0.0.1", "executor",
-                         fake_message(rng, start + i))
+                        (
+                            datetime.now(UTC),
+                            level,
+                            levelno,
+                            f"ET-SoraWM-{number}",
+                            f"{rng.randrange(20000):032x}",
+                            "127.0.0.1",
+                            "executor",
+                            fake_message(rng, start + i),
+                        )
                     )
                 async with connection.transaction():
                     await connection.executemany(sql, rows)
@@ -135,14 +141,30 @@ async def fill(dsn: str, *, records: int) -> None:
             for i in range(offset, min(records, offset + chunk)):
                 level, levelno = fake_level(rng)
                 rows.append(
-                    (start + step * i, level, levelno, f"ET-SoraWM-{rng.randrange(50)}",
-                     f"{rng.randrange(20000):032x}", "10.0.0.1", "executor", fake_message(rng, i))
+                    (
+                        start + step * i,
+                        level,
+                        levelno,
+                        f"ET-SoraWM-{rng.randrange(50)}",
+                        f"{rng.randrange(20000):032x}",
+                        "10.0.0.1",
+                        "executor",
+                        fake_message(rng, i),
+                    )
                 )
             await connection.copy_records_to_table(
                 "log_records",
                 records=rows,
-                columns=["ts", "level", "levelno", "executor_id", "task_id", "client",
-                         "source", "message"],
+                columns=[
+                    "ts",
+                    "level",
+                    "levelno",
+                    "executor_id",
+                    "task_id",
+                    "client",
+                    "source",
+                    "message",
+                ],
             )
         await connection.execute("ANALYZE log_records")
     finally:
@@ -195,10 +217,16 @@ async def query_suite(url: str, dsn: str, repeat: int) -> list[dict[str, Any]]:
         floor = await latencies(http, "/health/live", {}, repeat)
         for name, params in cases:
             times = await latencies(http, "/api/admin/logs", {"limit": 100, **params}, repeat)
-            results.append({"query": name, "p50_ms": percentile(times, 50),
-                            "p95_ms": percentile(times, 95)})
-    results.append({"query": "reference: GET /health/live", "p50_ms": percentile(floor, 50),
-                    "p95_ms": percentile(floor, 95)})
+            results.append(
+                {"query": name, "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
+            )
+    results.append(
+        {
+            "query": "reference: GET /health/live",
+            "p50_ms": percentile(floor, 50),
+            "p95_ms": percentile(floor, 95),
+        }
+    )
     return results
 
 
@@ -215,10 +243,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ).start()
         try:
             dsn = asyncpg_dsn(server.url)
-            direct = await ingest_direct(dsn, total=args.ingest, batch=args.batch,
-                                         clients=args.clients)
-            via_http = await ingest_http(service.url, total=args.ingest, batch=args.batch,
-                                         clients=args.clients)
+            direct = await ingest_direct(
+                dsn, total=args.ingest, batch=args.batch, clients=args.clients
+            )
+            via_http = await ingest_http(
+                service.url, total=args.ingest, batch=args.batch, clients=args.clients
+            )
             print(f"filling to {args.records:,} records…", file=sys.stderr)
             await fill(dsn, records=args.records)
             queries = await query_suite(service.url, dsn, args.repeat)
@@ -228,20 +258,31 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
     return {
         "machine": machine(),
-        "ingest": {"records": args.ingest, "batch": args.batch, "clients": args.clients,
-                   "http_records_per_s": via_http, "direct_records_per_s": direct},
+        "ingest": {
+            "records": args.ingest,
+            "batch": args.batch,
+            "clients": args.clients,
+            "http_records_per_s": via_http,
+            "direct_records_per_s": direct,
+        },
         "records": args.records,
         "queries": queries,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=1_000_000,
-                        help="rows in the table for the query phase (1,000,000)")
-    parser.add_argument("--ingest", type=int, default=100_000,
-                        help="records posted in the ingest phase (100,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=1_000_000,
+        help="rows in the table for the query phase (1,000,000)",
+    )
+    parser.add_argument(
+        "--ingest", type=int, default=100_000, help="records posted in the ingest phase (100,000)"
+    )
     parser.add_argument("--batch", type=int, default=500, help="records per POST (500)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent posting clients (4)")
     parser.add_argument("--repeat", type=int, default=40, help="requests per query (40)")
@@ -252,23 +293,43 @@ def main() -> None:
 
     ingest = result["ingest"]
     rate, ceiling = ingest["http_records_per_s"], ingest["direct_records_per_s"]
-    print(f"\nIngest ({ingest['records']:,} records, {ingest['batch']} per batch, "
-          f"{ingest['clients']} clients)")
-    print(table(
-        ["path", "records/s", "vs direct", "goal ≥ 5,000/s"],
-        [["POST /api/logs", f"{rate:,.0f}", f"{rate / ceiling:.2f}", "met" if rate >= 5000
-          else "MISSED"],
-         ["asyncpg executemany (reference)", f"{ceiling:,.0f}", "1.00", ""]],
-    ))
+    print(
+        f"\nIngest ({ingest['records']:,} records, {ingest['batch']} per batch, "
+        f"{ingest['clients']} clients)"
+    )
+    print(
+        table(
+            ["path", "records/s", "vs direct", "goal ≥ 5,000/s"],
+            [
+                [
+                    "POST /api/logs",
+                    f"{rate:,.0f}",
+                    f"{rate / ceiling:.2f}",
+                    "met" if rate >= 5000 else "MISSED",
+                ],
+                ["asyncpg executemany (reference)", f"{ceiling:,.0f}", "1.00", ""],
+            ],
+        )
+    )
     floor = result["queries"][-1]["p95_ms"]
     print(f"\nQueries over {result['records']:,} records (limit 100, p95 goal < 100 ms)")
-    print(table(
-        ["filter", "p50 ms", "p95 ms", "p95 / no-op", "goal"],
-        [[q["query"], f"{q['p50_ms']:.1f}", f"{q['p95_ms']:.1f}", f"{q['p95_ms'] / floor:.1f}",
-          "" if q["query"].startswith("reference") else ("met" if q["p95_ms"] < 100
-                                                         else "MISSED")]
-         for q in result["queries"]],
-    ))
+    print(
+        table(
+            ["filter", "p50 ms", "p95 ms", "p95 / no-op", "goal"],
+            [
+                [
+                    q["query"],
+                    f"{q['p50_ms']:.1f}",
+                    f"{q['p95_ms']:.1f}",
+                    f"{q['p95_ms'] / floor:.1f}",
+                    ""
+                    if q["query"].startswith("reference")
+                    else ("met" if q["p95_ms"] < 100 else "MISSED"),
+                ]
+                for q in result["queries"]
+            ],
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
 
