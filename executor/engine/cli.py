@@ -1,0 +1,122 @@
+"""python -m executor.engine IN OUT: remove the moving Sora watermark from one video."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from executor.engine.errors import VideoError
+from executor.engine.inpaint import NAMES, Cancelled, InpainterError
+from executor.engine.pipeline import DetectorUnavailable, load_boxes, remove_watermark
+
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m executor.engine",
+        description=(
+            "Remove the moving Sora watermark from a video. Only the pixels under the mark "
+            "change; timing, rotation, colour tags and the audio track are kept."
+        ),
+    )
+    parser.add_argument("input", type=Path, help="the video to clean")
+    parser.add_argument("output", type=Path, help="where to write the cleaned video (.mp4)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where detection and LaMa run: auto (a GPU when there is one), cpu or cuda:N",
+    )
+    parser.add_argument(
+        "--inpainter",
+        choices=NAMES,
+        default="temporal",
+        help=(
+            "how the area under the mark is repainted: temporal (default; from other moments "
+            "where that spot is visible, aligned for camera motion), telea (OpenCV spatial "
+            "fill, per frame) or lama (a TorchScript LaMa model, see --lama-model)"
+        ),
+    )
+    parser.add_argument(
+        "--detector-weights",
+        type=Path,
+        help="YOLO weights for the watermark detector (default: the weights shipped with it)",
+    )
+    parser.add_argument(
+        "--lama-model", type=Path, help="TorchScript LaMa model file, needed by --inpainter lama"
+    )
+    parser.add_argument(
+        "--crf", type=int, default=18, help="x264 quality of the output, 0-51, lower is better"
+    )
+    parser.add_argument(
+        "--preset", default="medium", help="x264 preset: ultrafast ... veryslow (default medium)"
+    )
+    parser.add_argument(
+        "--boxes",
+        type=Path,
+        help=(
+            'skip detection and use these mark boxes: a JSON file {"frame index": [x1, y1, '
+            "x2, y2] or null} (x2, y2 exclusive) or a list with one entry per frame"
+        ),
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
+    args = parser.parse_args(argv)
+    if not 0 <= args.crf <= 51:
+        parser.error("--crf must be between 0 and 51")
+    return args
+
+
+class _Bar:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr is not None
+        self.shown = -1
+
+    def __call__(self, percent: float, stage: str) -> None:
+        whole = int(percent)
+        if not self.enabled or whole == self.shown:
+            return
+        self.shown = whole
+        filled = whole * 30 // 100
+        sys.stderr.write(f"\r{stage:>8} [{'#' * filled}{'.' * (30 - filled)}] {whole:3d}%")
+        if whole >= 100:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR" if args.quiet else "WARNING", format="{message}")
+    try:
+        boxes = load_boxes(args.boxes) if args.boxes else None
+        report = remove_watermark(
+            args.input,
+            args.output,
+            inpainter=args.inpainter,
+            device=args.device,
+            detector_weights=args.detector_weights,
+            lama_model=args.lama_model,
+            crf=args.crf,
+            preset=args.preset,
+            boxes=boxes,
+            progress=_Bar(not args.quiet),
+        )
+    except (VideoError, InpainterError, DetectorUnavailable, ValueError) as error:
+        sys.stderr.write(f"\nerror: {error}\n")
+        return EXIT_BAD_INPUT
+    except (Cancelled, KeyboardInterrupt):
+        sys.stderr.write("\ncancelled\n")
+        return EXIT_CANCELLED
+    if not args.quiet:
+        stages = ", ".join(f"{name} {secs:.1f}s" for name, secs in report.seconds.items())
+        sys.stderr.write(
+            f"{args.output}: {report.frames} frames, {len(report.segments)} mark segments, "
+            f"{report.inpainter}; {stages}\n"
+        )
+    return 0

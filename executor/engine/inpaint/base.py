@@ -1,0 +1,123 @@
+"""The Inpainter interface and the pieces every implementation shares: where to read, how to
+blend a fill into a frame without a seam, and how to leave every other pixel bit-exact."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from executor.engine.frames import Box, Frame
+from executor.engine.inpaint.plan import MarkPlan
+
+Progress = Callable[[float], None]  # fraction 0..1 of the inpainter's own preparation
+ShouldCancel = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    """the run was cancelled"""
+
+
+class InpainterError(Exception):
+    """the inpainter could not be set up"""
+
+
+class Inpainter(ABC):
+    """Repaints the planned box of each frame.
+
+    The pipeline calls `prepare` once (an inpainter that needs other frames decodes the
+    source again there, keeping only what it needs), then `fill` on batches of frames in
+    presentation order, just before they are encoded.
+    """
+
+    name: ClassVar[str]
+
+    def prepare(
+        self,
+        source: Path,
+        plan: MarkPlan,
+        *,
+        progress: Progress | None = None,
+        should_cancel: ShouldCancel | None = None,
+    ) -> None:
+        """Gather what `fill` needs; the default needs nothing."""
+        return None
+
+    @abstractmethod
+    def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
+        """Repaint, in place, `plan.box(frame.index)` of each frame that has one."""
+
+
+def check_cancel(should_cancel: ShouldCancel | None) -> None:
+    if should_cancel is not None and should_cancel():
+        raise Cancelled("cancelled")
+
+
+def grow(box: Box, pad: int, width: int, height: int) -> Box:
+    """`box` grown by `pad` on every side, clipped to the frame, on even coordinates."""
+    x1, y1, x2, y2 = box
+    x1, y1 = max(0, x1 - pad), max(0, y1 - pad)
+    x2, y2 = min(width, x2 + pad), min(height, y2 + pad)
+    x1, y1 = x1 - x1 % 2, y1 - y1 % 2
+    x2, y2 = min(width, x2 + x2 % 2), min(height, y2 + y2 % 2)
+    return x1, y1, x2, y2
+
+
+def box_mask(outer: Box, box: Box) -> np.ndarray:
+    """uint8 mask over `outer`: 1 inside `box`."""
+    ox1, oy1, ox2, oy2 = outer
+    mask = np.zeros((oy2 - oy1, ox2 - ox1), dtype=np.uint8)
+    x1, y1, x2, y2 = box
+    mask[max(0, y1 - oy1) : max(0, y2 - oy1), max(0, x1 - ox1) : max(0, x2 - ox1)] = 1
+    return mask
+
+
+def feather_for(box: Box, frame_width: int, frame_height: int, width: int) -> np.ndarray:
+    """Weights over `box` itself, fading only on the sides that are not on a frame edge."""
+    x1, y1, x2, y2 = box
+    ys = np.arange(y1, y2, dtype=np.float32) + 0.5
+    xs = np.arange(x1, x2, dtype=np.float32) + 0.5
+    width = max(1, width)
+    wy = np.ones_like(ys)
+    wx = np.ones_like(xs)
+    if y1 > 0:
+        wy = np.minimum(wy, (ys - y1) / width)
+    if y2 < frame_height:
+        wy = np.minimum(wy, (y2 - ys) / width)
+    if x1 > 0:
+        wx = np.minimum(wx, (xs - x1) / width)
+    if x2 < frame_width:
+        wx = np.minimum(wx, (x2 - xs) / width)
+    return np.outer(np.clip(wy, 0, 1), np.clip(wx, 0, 1)).astype(np.float32)
+
+
+def composite(frame: Frame, box: Box, fill: np.ndarray, fill_box: Box, feather_px: int) -> None:
+    """Blend `fill` (RGB over `fill_box`, which contains `box`) into `frame` inside `box`,
+    feathered over its outer `feather_px` pixels. Pixels outside `box` keep their exact
+    decoded values (luma per pixel, chroma per 2x2 block wholly outside)."""
+    region_box, original = frame.read_region(box)
+    rx1, ry1, rx2, ry2 = region_box
+    fx1, fy1, _, _ = fill_box
+    patch = fill[ry1 - fy1 : ry2 - fy1, rx1 - fx1 : rx2 - fx1].astype(np.float32)
+    alpha = np.zeros(original.shape[:2], dtype=np.float32)
+    x1, y1, x2, y2 = box
+    alpha[y1 - ry1 : y2 - ry1, x1 - rx1 : x2 - rx1] = feather_for(
+        box, frame.width, frame.height, feather_px
+    )
+    blended = patch * alpha[..., None] + original.astype(np.float32) * (1.0 - alpha[..., None])
+    keep_y = frame.y[ry1:ry2, rx1:rx2].copy()
+    chroma = (slice(ry1 // 2, (ry2 + 1) // 2), slice(rx1 // 2, (rx2 + 1) // 2))
+    keep_u, keep_v = frame.u[chroma].copy(), frame.v[chroma].copy()
+    frame.write_region(region_box, np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+    untouched = alpha <= 0.0
+    frame.y[ry1:ry2, rx1:rx2][untouched] = keep_y[untouched]
+    height, width = untouched.shape
+    padded = np.pad(untouched, ((0, height % 2), (0, width % 2)), mode="edge")
+    block_untouched = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).all(
+        axis=(1, 3)
+    )
+    frame.u[chroma][block_untouched] = keep_u[block_untouched]
+    frame.v[chroma][block_untouched] = keep_v[block_untouched]

@@ -1,0 +1,294 @@
+"""`temporal`: fill the box at frame t with what the same spot of the scene looked like at
+other times, when the mark was elsewhere.
+
+1. Estimate the camera path (motion.py), so a region of frame t can be found in frame u.
+2. For each marked frame t pick sources: the nearest frames before and after t (up to
+   `per_side` each) where that region lies inside the picture and clear of the mark.
+3. Decode again, keeping only the source crops (never whole frames).
+4. At fill time warp the sources into frame t, take the median per side, and cross-fade
+   from the "before" plate to the "after" plate by time distance. On a static shot the
+   sources are the same for the whole segment, so the fill is one stable plate that fades
+   from the clean frames before the mark arrived to the clean frames after it left; on a
+   moving shot the sources follow the motion.
+5. Frames with no clean source anywhere (the mark never leaves that spot) get TELEA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from loguru import logger
+
+from executor.engine.frames import Box, Frame
+from executor.engine.inpaint.base import (
+    Inpainter,
+    Progress,
+    ShouldCancel,
+    box_mask,
+    check_cancel,
+    composite,
+    grow,
+)
+from executor.engine.inpaint.motion import CameraPath, estimate_path
+from executor.engine.inpaint.plan import MarkPlan, intersects
+from executor.engine.inpaint.telea import telea_array, telea_fill
+from executor.engine.reader import VideoReader
+
+Rect = tuple[int, int, int, int]
+RING = 8  # pixels around the box that the fill is checked and corrected against
+# Mean absolute mismatch (0..255) on the ring, after the low-frequency correction, between
+# which the temporal fill is mixed with a spatial one: a source that does not match the
+# surroundings (something moved through the box) is not trusted.
+_TRUST, _DISTRUST = 4.0, 10.0
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where frame t's fill comes from: frame indices before and after t (nearest first)."""
+
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+
+
+class TemporalInpainter(Inpainter):
+    name = "temporal"
+
+    def __init__(self, per_side: int = 3, max_seconds: float = 10.0, fps: float = 30.0) -> None:
+        self.per_side = per_side
+        self.max_distance = max(1, round(max_seconds * fps))
+        self._path: CameraPath | None = None
+        self._choice: dict[int, _Sources] = {}
+        self._crops: dict[int, tuple[Rect, np.ndarray]] = {}
+        self._plates: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def prepare(
+        self,
+        source: Path,
+        plan: MarkPlan,
+        *,
+        progress: Progress | None = None,
+        should_cancel: ShouldCancel | None = None,
+    ) -> None:
+        if not plan.segments:
+            return
+
+        def report(start: float, span: float) -> Progress:
+            return lambda fraction: progress(start + span * fraction) if progress else None
+
+        self._path = estimate_path(
+            source, plan, progress=report(0.0, 0.5), should_cancel=should_cancel
+        )
+        requests = self._choose(plan, self._path)
+        self._gather(source, requests, report(0.5, 0.5), should_cancel)
+        logger.debug(
+            "temporal: {} camera, {} marked frames, {} source crops ({:.1f} MB), {} with no source",
+            "static" if self._path.static else "moving",
+            plan.marked_frames,
+            len(self._crops),
+            sum(crop.nbytes for _, crop in self._crops.values()) / 1e6,
+            sum(1 for s in self._choice.values() if not s.before and not s.after),
+        )
+
+    # -- choosing sources ---------------------------------------------------------------
+
+    def _choose(self, plan: MarkPlan, path: CameraPath) -> dict[int, Rect]:
+        """Pick sources for every marked frame; returns the crop to keep per source frame."""
+        requests: dict[int, Rect] = {}
+        segment_of = {}
+        for segment in plan.segments:
+            for t in range(segment.start, segment.end + 1):
+                segment_of[t] = segment
+        for t, box in enumerate(plan.boxes):
+            if box is None:
+                continue
+            region = grow(box, RING, plan.width, plan.height)
+            picks: dict[int, list[int]] = {-1: [], 1: []}
+            for step in (-1, 1):
+                u = t + step
+                while 0 <= u < plan.frames and abs(u - t) <= self.max_distance:
+                    if len(picks[step]) >= self.per_side:
+                        break
+                    if path.static and plan.boxes[u] == box:
+                        # Same spot under a still camera: skip the whole run at once.
+                        segment = segment_of[u]
+                        u = segment.start - 1 if step < 0 else segment.end + 1
+                        continue
+                    rect = self._source_rect(plan, path, t, u, box, region)
+                    if rect is not None:
+                        picks[step].append(u)
+                        requests[u] = _union(requests.get(u), rect)
+                    u += step
+            self._choice[t] = _Sources(tuple(picks[-1]), tuple(picks[1]))
+        return requests
+
+    def _source_rect(
+        self, plan: MarkPlan, path: CameraPath, t: int, u: int, box: Box, region: Box
+    ) -> Rect | None:
+        """The crop of frame u to keep for frame t: `region` (box and ring) as seen in u,
+        clipped to the picture; None unless the box itself is in the picture and clean."""
+        x1, y1, x2, y2 = path.map_box(t, u, box)
+        core = (
+            int(np.floor(x1)) - 3,
+            int(np.floor(y1)) - 3,
+            int(np.ceil(x2)) + 3,
+            int(np.ceil(y2)) + 3,
+        )
+        if core[0] < 0 or core[1] < 0 or core[2] > plan.width or core[3] > plan.height:
+            return None
+        mark = plan.boxes[u]
+        if mark is not None and intersects(core, mark):
+            return None
+        x1, y1, x2, y2 = path.map_box(t, u, region)
+        return (
+            max(0, int(np.floor(x1)) - 3),
+            max(0, int(np.floor(y1)) - 3),
+            min(plan.width, int(np.ceil(x2)) + 3),
+            min(plan.height, int(np.ceil(y2)) + 3),
+        )
+
+    # -- gathering ----------------------------------------------------------------------
+
+    def _gather(
+        self,
+        source: Path,
+        requests: dict[int, Rect],
+        progress: Progress,
+        should_cancel: ShouldCancel | None,
+    ) -> None:
+        if not requests:
+            return
+        last = max(requests)
+        with VideoReader(source) as reader:
+            for frame in reader:
+                rect = requests.get(frame.index)
+                if rect is not None:
+                    self._crops[frame.index] = frame.read_region(rect)
+                if frame.index % 16 == 15:
+                    check_cancel(should_cancel)
+                    progress(min(1.0, frame.index / max(1, last)))
+                if frame.index >= last:
+                    break
+        progress(1.0)
+
+    # -- filling ------------------------------------------------------------------------
+
+    def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
+        for frame in frames:
+            box = plan.box(frame.index)
+            if box is None:
+                continue
+            sources = self._choice.get(frame.index)
+            if sources is None or not (sources.before or sources.after) or self._path is None:
+                crop_box, fill = telea_fill(frame, box)
+                composite(frame, box, fill, crop_box, plan.feather)
+                continue
+            region, target = frame.read_region(grow(box, RING, frame.width, frame.height))
+            plate, valid = self._fill_region(frame.index, region, sources, plan)
+            inside = box_mask(region, box)
+            fill = _match(plate, target, inside, valid, box)
+            composite(frame, box, fill, region, plan.feather)
+
+    def _fill_region(
+        self, t: int, region: Box, sources: _Sources, plan: MarkPlan
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The cross-faded plate over `region` and where it holds real (clean) pixels."""
+        plates: list[tuple[np.ndarray, np.ndarray]] = []
+        distances: list[int] = []
+        for side in (sources.before, sources.after):
+            if side:
+                plates.append(self._plate(t, region, side, plan))
+                distances.append(abs(side[0] - t))
+        if len(plates) == 1:
+            return plates[0]
+        (before, valid_before), (after, valid_after) = plates
+        weight_after = distances[0] / (distances[0] + distances[1])
+        return before * (1.0 - weight_after) + after * weight_after, valid_before & valid_after
+
+    def _plate(
+        self, t: int, region: Box, side: tuple[int, ...], plan: MarkPlan
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Median of one side's sources warped into frame t's region (float32 RGB), and
+        where every source saw clean picture."""
+        assert self._path is not None
+        key: tuple[object, ...] = (region, side) if self._path.static else (t, region, side)
+        cached = self._plates.get(key)
+        if cached is not None:
+            return cached
+        warped = [self._warp(t, u, region, plan) for u in side]
+        pixels = [w for w, _ in warped]
+        plate = pixels[0] if len(pixels) == 1 else np.median(np.stack(pixels), axis=0)
+        valid = np.logical_and.reduce([v for _, v in warped])
+        result = plate.astype(np.float32), valid
+        if self._path.static:
+            self._plates[key] = result
+        return result
+
+    def _warp(self, t: int, u: int, region: Box, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:
+        assert self._path is not None
+        (cx1, cy1, cx2, cy2), crop = self._crops[u]
+        x1, y1, x2, y2 = region
+        matrix = self._path.warp(t, u).copy()
+        # Output pixel (i, j) of the region is frame-t pixel (x1 + j, y1 + i); find it in u.
+        matrix[:, 2] += matrix[:, :2] @ np.array([x1, y1], dtype=np.float64)
+        size = (x2 - x1, y2 - y1)
+        ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float64)
+        sx = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+        sy = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
+        valid = (sx >= cx1) & (sy >= cy1) & (sx <= cx2 - 1) & (sy <= cy2 - 1)
+        mark = plan.boxes[u]
+        if mark is not None:
+            mx1, my1, mx2, my2 = mark
+            valid &= ~((sx >= mx1 - 1) & (sx < mx2 + 1) & (sy >= my1 - 1) & (sy < my2 + 1))
+        matrix[:, 2] -= np.array([cx1, cy1], dtype=np.float64)
+        if np.allclose(matrix[:, :2], np.eye(2)) and np.allclose(
+            matrix[:, 2], np.rint(matrix[:, 2])
+        ):
+            dx, dy = (int(round(v)) for v in matrix[:, 2])
+            out = np.zeros((size[1], size[0], 3), dtype=np.float32)
+            ys0, xs0 = max(0, -dy), max(0, -dx)
+            ys1 = min(size[1], crop.shape[0] - dy)
+            xs1 = min(size[0], crop.shape[1] - dx)
+            out[ys0:ys1, xs0:xs1] = crop[ys0 + dy : ys1 + dy, xs0 + dx : xs1 + dx]
+            return out, valid
+        warped = cv2.warpAffine(
+            crop.astype(np.float32),
+            matrix,
+            size,
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REFLECT,
+        )
+        return warped, valid
+
+
+def _match(
+    plate: np.ndarray, target: np.ndarray, inside: np.ndarray, valid: np.ndarray, box: Box
+) -> np.ndarray:
+    """The plate, its low frequencies corrected to the target's ring (a membrane-like,
+    normalised Gaussian interpolation of the ring's difference into the box), mixed with a
+    spatial fill where the ring still disagrees after that (something moved through)."""
+    ring = ((1 - inside).astype(bool) & valid).astype(np.float32)
+    if ring.sum() < 16:
+        return plate
+    diff = (target.astype(np.float32) - plate) * ring[..., None]
+    sigma = max(3.0, min(box[2] - box[0], box[3] - box[1]) / 3.0)
+    weight = cv2.GaussianBlur(ring, (0, 0), sigma)
+    correction = cv2.GaussianBlur(diff, (0, 0), sigma) / np.maximum(weight, 1e-3)[..., None]
+    # Structure left on the ring once grain is blurred away: the plate does not fit.
+    left = cv2.GaussianBlur((diff - correction * ring[..., None]), (0, 0), 1.5)
+    residual = float(np.abs(left).sum() / (3 * ring.sum()))
+    fill = plate + correction
+    mix = float(np.clip((residual - _TRUST) / (_DISTRUST - _TRUST), 0.0, 1.0))
+    if mix > 0.0:
+        spatial = telea_array(target, inside).astype(np.float32)
+        fill = fill * (1.0 - mix) + spatial * mix
+    return fill
+
+
+def _union(a: Rect | None, b: Rect) -> Rect:
+    if a is None:
+        return b
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])

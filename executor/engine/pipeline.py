@@ -1,0 +1,291 @@
+"""remove_watermark(): decode -> detect -> track -> inpaint -> encode.
+
+Only the pixels inside the (dilated) mark boxes change; every other pixel goes to the encoder
+exactly as decoded, so a clip without a mark comes out as a plain re-encode. The source is
+decoded several times (detect, the inpainter's own passes, encode) rather than held in
+memory: decoding is cheap next to encoding.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from executor.engine.frames import Box, Frame
+from executor.engine.inpaint import (
+    Cancelled,
+    InpainterError,
+    MarkPlan,
+    Segment,
+    make_inpainter,
+    margin_for,
+)
+from executor.engine.inpaint.base import check_cancel
+from executor.engine.probe import VideoInfo, probe
+from executor.engine.reader import VideoReader
+from executor.engine.writer import VideoWriter
+
+ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
+RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
+
+BATCH = 16
+# Share of the progress bar per stage, when the stage runs.
+_WEIGHTS = {"detect": 0.35, "inpaint": 0.2, "encode": 0.45}
+
+
+class DetectorUnavailable(Exception):
+    """the watermark detector is not available or could not start"""
+
+
+@dataclass
+class Report:
+    """What a run did."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+    inpainter: str
+    detected: bool  # False when the caller gave the boxes
+    segments: list[Segment]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["segments"] = [asdict(segment) for segment in self.segments]
+        return data
+
+
+def remove_watermark(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    inpainter: str = "temporal",
+    device: str = "auto",
+    detector_weights: str | Path | None = None,
+    lama_model: str | Path | None = None,
+    crf: int = 18,
+    preset: str = "medium",
+    boxes: RawBoxes | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Report:
+    """Remove the moving watermark from `src` and write `dst`.
+
+    `boxes` (a list per frame, or {frame index: [x1, y1, x2, y2] or None}) skips detection.
+    `progress(percent, stage)` is called as the work goes on; `should_cancel()` is polled
+    between batches and raises Cancelled (no output file is left). Raises VideoError for bad
+    inputs, InpainterError for a bad inpainter setup, DetectorUnavailable when detection is
+    needed but no detector is installed.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.resolve() == src.resolve():
+        raise ValueError("the output must not overwrite the input")
+    info = probe(src)
+    painter = make_inpainter(inpainter, device=device, lama_model=lama_model, fps=info.fps)
+    bar = _ProgressBar(progress, detecting=boxes is None)
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    if boxes is not None:
+        margin = margin_for(info.width, info.height)
+        frames = max(info.frame_count, len(boxes))
+        plan = MarkPlan.from_boxes(
+            boxes, width=info.width, height=info.height, frames=frames, margin=margin
+        )
+    else:
+        plan = _detect(src, info, device, detector_weights, bar, should_cancel)
+    seconds["detect"] = time.perf_counter() - started
+    logger.info("{}: {} mark segments", src.name, len(plan.segments))
+
+    started = time.perf_counter()
+    painter.prepare(
+        src,
+        plan,
+        progress=lambda fraction: bar.update("inpaint", fraction),
+        should_cancel=should_cancel,
+    )
+    seconds["inpaint"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    frames_written, fill_seconds = _encode(
+        src, dst, info, plan, painter.fill, crf, preset, bar, should_cancel
+    )
+    seconds["inpaint"] += fill_seconds
+    seconds["encode"] = time.perf_counter() - started - fill_seconds
+    bar.finish()
+    report = Report(
+        frames=frames_written,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        inpainter=painter.name,
+        detected=boxes is None,
+        segments=plan.segments,
+        seconds={stage: round(value, 3) for stage, value in seconds.items()},
+    )
+    logger.info(
+        "{} -> {}: {} frames, {} segments, {} in {:.1f}s",
+        src.name,
+        dst.name,
+        report.frames,
+        len(report.segments),
+        report.inpainter,
+        report.total_seconds,
+    )
+    return report
+
+
+def load_boxes(path: str | Path) -> RawBoxes:
+    """Boxes from a JSON file: {"frame index": [x1, y1, x2, y2] or null} or a list per frame."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read boxes from {path}: {error}") from error
+    if isinstance(data, dict):
+        items = list(data.values())
+    elif isinstance(data, list):
+        items = data
+    else:
+        raise ValueError(f"boxes in {path} must be a JSON object or list")
+    for box in items:
+        if box is not None and (
+            not isinstance(box, list)
+            or len(box) != 4
+            or not all(isinstance(v, int | float) for v in box)
+        ):
+            raise ValueError(f"boxes in {path}: each box is [x1, y1, x2, y2] or null, got {box!r}")
+    return data  # type: ignore[no-any-return]
+
+
+def _detect(
+    src: Path,
+    info: VideoInfo,
+    device: str,
+    weights: str | Path | None,
+    bar: _ProgressBar,
+    should_cancel: Callable[[], bool] | None,
+) -> MarkPlan:
+    try:
+        from executor.engine.detect import Detector, DetectorError
+        from executor.engine.track import track  # type: ignore[import-not-found]
+    except ImportError as error:
+        raise DetectorUnavailable(
+            f"no watermark detector is installed ({error}): pass the mark boxes (--boxes JSON)"
+        ) from error
+    try:
+        detector = Detector(weights=weights, device=device, batch_size=BATCH)
+    except DetectorError as error:
+        raise DetectorUnavailable(str(error)) from error
+    detections: list[Any] = []
+    batch: list[Any] = []
+    total = max(1, info.frame_count)
+    with VideoReader(src) as reader:
+        for frame in reader:
+            batch.append(frame.rgb())
+            if len(batch) == BATCH:
+                detections.extend(detector.detect(batch))
+                batch = []
+                check_cancel(should_cancel)
+                bar.update("detect", len(detections) / total)
+        if batch:
+            detections.extend(detector.detect(batch))
+    margin = margin_for(info.width, info.height)
+    # The tracker dilates the boxes itself (its margin is a fraction of the box size);
+    # `margin` here only sets the width of the blend's feather.
+    result = track(detections, width=info.width, height=info.height, fps=info.fps)
+    boxes: list[Box | None] = [
+        None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+        for box in result.boxes
+    ]
+    boxes += [None] * (len(detections) - len(boxes))
+    return MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+
+
+def _encode(
+    src: Path,
+    dst: Path,
+    info: VideoInfo,
+    plan: MarkPlan,
+    fill: Callable[[Sequence[Frame], MarkPlan], None],
+    crf: int,
+    preset: str,
+    bar: _ProgressBar,
+    should_cancel: Callable[[], bool] | None,
+) -> tuple[int, float]:
+    """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling)."""
+    total = max(1, info.frame_count)
+    fill_seconds = 0.0
+    batch: list[Frame] = []
+    with VideoReader(src) as reader, VideoWriter.like(info, dst, crf=crf, preset=preset) as writer:
+
+        def flush() -> None:
+            nonlocal fill_seconds
+            started = time.perf_counter()
+            fill(batch, plan)
+            fill_seconds += time.perf_counter() - started
+            for frame in batch:
+                writer.write(frame)
+            batch.clear()
+            bar.update("encode", writer.frames_written / total)
+
+        for frame in reader:
+            batch.append(frame)
+            if len(batch) == BATCH:
+                check_cancel(should_cancel)
+                flush()
+        check_cancel(should_cancel)
+        if batch:
+            flush()
+        frames = writer.frames_written
+    return frames, fill_seconds
+
+
+class _ProgressBar:
+    """Maps each stage's own 0..1 onto one rising 0..100 percent."""
+
+    def __init__(self, callback: ProgressCallback | None, *, detecting: bool) -> None:
+        self.callback = callback
+        weights = dict(_WEIGHTS)
+        if not detecting:
+            weights.pop("detect")
+        total = sum(weights.values())
+        self.spans: dict[str, tuple[float, float]] = {}
+        start = 0.0
+        for stage, weight in weights.items():
+            self.spans[stage] = (start, weight / total * 100.0)
+            start += weight / total * 100.0
+        self.last = 0.0
+
+    def update(self, stage: str, fraction: float) -> None:
+        start, span = self.spans[stage]
+        percent = min(100.0, start + span * min(1.0, max(0.0, fraction)))
+        if percent > self.last or (percent == self.last == 0.0):
+            self.last = percent
+            if self.callback is not None:
+                self.callback(percent, stage)
+
+    def finish(self) -> None:
+        self.last = 100.0
+        if self.callback is not None:
+            self.callback(100.0, "done")
+
+
+__all__ = [
+    "Cancelled",
+    "DetectorUnavailable",
+    "InpainterError",
+    "Report",
+    "load_boxes",
+    "remove_watermark",
+]

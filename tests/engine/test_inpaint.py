@@ -1,0 +1,138 @@
+"""Inpainters in isolation: the plan, the seam-free composite that leaves other pixels
+bit-exact, TELEA, LaMa with a tiny scripted model, and the camera path."""
+
+from __future__ import annotations
+
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from executor.engine.colour import ColourTags
+from executor.engine.frames import Frame
+from executor.engine.inpaint import InpainterError, MarkPlan, make_inpainter
+from executor.engine.inpaint.base import composite
+from executor.engine.inpaint.motion import estimate_path
+from executor.engine.writer import VideoWriter
+
+BT709 = ColourTags(range=1, matrix=1, primaries=1, transfer=1)
+
+
+def _frame(rgb: np.ndarray, index: int = 0) -> Frame:
+    return Frame.from_rgb(rgb, index=index, pts=index, time_base=Fraction(1, 30), colour=BT709)
+
+
+def _texture(height: int = 96, width: int = 160, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(40, 210, size=(height // 8, width // 8, 3))
+    return np.kron(small, np.ones((8, 8, 1))).astype(np.uint8)
+
+
+def test_plan_groups_runs_and_dilates() -> None:
+    boxes = {"0": [10, 10, 30, 20], "1": [10, 10, 30, 20], "2": None, "3": [50, 40, 70, 50]}
+    plan = MarkPlan.from_boxes(boxes, width=100, height=60, frames=5, margin=4)
+    assert plan.boxes[0] == (6, 6, 34, 24)
+    assert plan.boxes[3] == (46, 36, 74, 54)
+    assert plan.boxes[4] is None
+    assert [(s.start, s.end) for s in plan.segments] == [(0, 1), (3, 3)]
+
+
+def test_composite_changes_only_the_box() -> None:
+    frame = _frame(_texture())
+    before = (frame.y.copy(), frame.u.copy(), frame.v.copy())
+    box = (41, 23, 87, 51)  # odd edges: the aligned read is wider than the box
+    fill = np.full((96, 160, 3), 200, dtype=np.uint8)
+    composite(frame, box, fill, (0, 0, 160, 96), feather_px=4)
+    changed = frame.y != before[0]
+    rows, cols = np.nonzero(changed)
+    assert changed.any()
+    assert rows.min() >= 23 and rows.max() < 51 and cols.min() >= 41 and cols.max() < 87
+    # Chroma outside the 2x2 blocks the box touches is untouched.
+    assert np.array_equal(frame.u[:11], before[1][:11])
+    assert np.array_equal(frame.v[:, :20], before[2][:, :20])
+
+
+def test_telea_fills_the_box() -> None:
+    rgb = np.full((96, 160, 3), 90, dtype=np.uint8)
+    rgb[40:60, 60:100] = 255  # a white "mark"
+    frame = _frame(rgb)
+    plan = MarkPlan.from_boxes([[60, 40, 100, 60]], width=160, height=96, frames=1, margin=4)
+    make_inpainter("telea").fill([frame], plan)
+    assert abs(float(frame.rgb()[40:60, 60:100].mean()) - 90) < 4
+
+
+def test_unknown_inpainter_and_missing_lama_model(tmp_path: Path) -> None:
+    with pytest.raises(InpainterError, match="unknown inpainter"):
+        make_inpainter("magic")
+    with pytest.raises(InpainterError, match="--lama-model"):
+        make_inpainter("lama")
+    with pytest.raises(InpainterError, match="not found"):
+        make_inpainter("lama", lama_model=tmp_path / "nope.pt")
+
+
+def _scripted_blur_model(path: Path) -> Path:
+    """A stand-in for LaMa with the same signature: masked pixels become the mean colour of
+    the unmasked ones (per image)."""
+    torch = pytest.importorskip("torch")
+
+    class MeanFill(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            keep = 1.0 - mask
+            mean = (image * keep).sum(dim=(2, 3), keepdim=True) / keep.sum(
+                dim=(2, 3), keepdim=True
+            ).clamp(min=1.0)
+            return image * keep + mean * mask
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream
+        torch.jit.script(MeanFill()).save(str(path))
+    return path
+
+
+def test_lama_with_a_scripted_model(tmp_path: Path) -> None:
+    model = _scripted_blur_model(tmp_path / "tiny.pt")
+    painter = make_inpainter("lama", lama_model=model, device="cpu")
+    frames = []
+    for i in range(3):
+        rgb = np.full((96, 160, 3), (30, 120, 200), dtype=np.uint8)
+        rgb[40:60, 60:100] = 255
+        frames.append(_frame(rgb, i))
+    plan = MarkPlan.from_boxes([[60, 40, 100, 60]] * 3, width=160, height=96, frames=3, margin=4)
+    painter.fill(frames, plan)
+    for frame in frames:
+        region = frame.rgb()[40:60, 60:100].reshape(-1, 3).mean(axis=0)
+        assert np.abs(region - (30, 120, 200)).max() < 6
+
+
+def test_lama_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(InpainterError, match="TorchScript"):
+        make_inpainter("lama", lama_model=junk, device="cpu")
+
+
+def test_camera_path_static_and_pan(tmp_path: Path) -> None:
+    canvas = np.kron(
+        np.random.default_rng(3).uniform(0, 255, size=(40, 60, 3)), np.ones((6, 6, 1))
+    ).astype(np.uint8)
+
+    def write(name: str, step: int) -> Path:
+        path = tmp_path / name
+        with VideoWriter(path, width=160, height=96, frame_rate=Fraction(30), crf=12) as writer:
+            for i in range(12):
+                writer.write_rgb(
+                    np.ascontiguousarray(canvas[20:116, 10 + i * step : 170 + i * step]), pts=i
+                )
+        return path
+
+    plan = MarkPlan(width=160, height=96, boxes=[None] * 12)
+    still = estimate_path(write("still.mp4", 0), plan)
+    assert still.static
+    pan = estimate_path(write("pan.mp4", 3), plan)
+    assert not pan.static
+    # Content moves left by 3 px per frame: a point of frame 0 is 33 px further left at 11.
+    dx = pan.warp(0, 11)[0, 2]
+    assert abs(dx + 33) < 1.5
