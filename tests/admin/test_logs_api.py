@@ -123,3 +123,22 @@ def test_files_of_ended_tasks_are_removed_after_the_retention(
         response = http.get(Routes.TASK_RESULT.format(task_id=task["id"]))
         assert response.status_code == 410
         assert http.get(Routes.TASK.format(task_id=task["id"])).json()["status"] == "FINISHED"
+
+
+def test_live_tail_needs_the_admin_token(service: Callable[..., LiveService]) -> None:
+    live = service(
+        SORAWM_LOOPBACK_EXEMPT="false",
+        SORAWM_ADMIN_TOKENS="root:s3cret-admin",
+        SORAWM_CLIENT_TOKENS="alice:s3cret-client",
+    )
+    with httpx.Client(base_url=live.url, timeout=20) as http:
+        assert http.get(Routes.ADMIN_LOGS_STREAM).status_code == 401
+        refused = http.get(
+            Routes.ADMIN_LOGS_STREAM, headers={"Authorization": "Bearer s3cret-client"}
+        )
+        assert refused.status_code == 403
+        with http.stream(
+            "GET", Routes.ADMIN_LOGS_STREAM, headers={"Authorization": "Bearer s3cret-admin"}
+        ) as stream:
+            assert stream.status_code == 200
+            assert next(stream.iter_lines()).startswith(":")

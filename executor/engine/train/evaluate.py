@@ -1,0 +1,177 @@
+"""Score the detector (+ tracking) on held-out synthetic videos.
+
+    python -m executor.engine.train.evaluate --clips 8 --size 1280x720 --size 704x1280
+
+Clips come from seeds >= EVAL_SEED_START (1_000_000), never used in training. Each clip is
+encoded to H.264 by the generator and read back through the engine's VideoReader, so the
+detector sees decoded frames, as in production. Per frame, a box is correct when its IoU
+with the ground truth is >= 0.5; `covered` counts marks lying wholly inside the dilated box
+(what inpainting needs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from executor.engine.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detection, Detector
+from executor.engine.frames import Box
+from executor.engine.synth import ClipSpec, generate_clip
+from executor.engine.track import Track, iou, track
+from executor.engine.train.dataset import EVAL_SEED_START
+from executor.engine.video import VideoReader
+
+IOU_THRESHOLD = 0.5
+
+
+@dataclass
+class Score:
+    frames: int = 0
+    marked: int = 0  # frames with a mark
+    predicted: int = 0  # frames with a box
+    correct: int = 0  # frames whose box has IoU >= 0.5 with the mark
+    covered: int = 0  # frames whose mark lies wholly inside the dilated box
+    seconds: float = 0.0  # detection time
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.marked if self.marked else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else 1.0
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.marked if self.marked else 1.0
+
+    def add(self, other: Score) -> None:
+        for name in ("frames", "marked", "predicted", "correct", "covered", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def line(self) -> str:
+        return (
+            f"{self.frames} frames ({self.marked} marked): recall {self.recall:.4f}, "
+            f"precision {self.precision:.4f}, covered {self.coverage:.4f}"
+        )
+
+
+def detect_video(detector: Detector, path: Path) -> tuple[list[list[Detection]], float, float]:
+    """Detections for every frame of a video, its fps and the seconds spent detecting."""
+    detections: list[list[Detection]] = []
+    spent = 0.0
+    with VideoReader(path) as reader:
+        fps = float(reader.info.frame_rate or 30)
+        batch = []
+        for frame in reader:
+            batch.append(frame.rgb())
+            if len(batch) == detector.batch_size:
+                started = time.perf_counter()
+                detections.extend(detector.detect(batch))
+                spent += time.perf_counter() - started
+                batch = []
+        started = time.perf_counter()
+        detections.extend(detector.detect(batch))
+        spent += time.perf_counter() - started
+    return detections, fps, spent
+
+
+def score(truth: list[Box | None], found: Track) -> Score:
+    result = Score(frames=len(truth))
+    for gt, box, dilated in zip(truth, found.detected_boxes, found.boxes, strict=True):
+        result.marked += gt is not None
+        result.predicted += box is not None
+        if gt is not None and box is not None and iou(gt, box) >= IOU_THRESHOLD:
+            result.correct += 1
+        if gt is not None and dilated is not None and _inside(gt, dilated):
+            result.covered += 1
+    return result
+
+
+def evaluate_clip(
+    detector: Detector, out_dir: Path, seed: int, index: int, spec: ClipSpec
+) -> tuple[Score, Track]:
+    """Generate clip (seed, index), detect, track and score it."""
+    files = generate_clip(out_dir, seed, index, spec)
+    raw = json.loads(files.boxes.read_text())
+    truth: list[Box | None] = [
+        (int(b[0]), int(b[1]), int(b[2]), int(b[3])) if b else None
+        for b in (raw[str(i)] for i in range(len(raw)))
+    ]
+    detections, fps, spent = detect_video(detector, files.marked)
+    found = track(detections, width=spec.width, height=spec.height, fps=fps)
+    result = score(truth, found)
+    result.seconds = spent
+    return result, found
+
+
+def _inside(inner: Box, outer: Box) -> bool:
+    return (
+        outer[0] <= inner[0]
+        and outer[1] <= inner[1]
+        and inner[2] <= outer[2]
+        and inner[3] <= outer[3]
+    )
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return width, height
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m executor.engine.train.evaluate",
+        description="Recall/precision of detector + tracking on held-out synthetic videos.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--weights", type=Path, default=None, help="default: the shipped ones")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED_START, help=">= 1_000_000")
+    parser.add_argument("--clips", type=int, default=4, help="clips per size")
+    parser.add_argument(
+        "--size", type=_size, action="append", help="WxH, repeatable (default 1280x720, 704x1280)"
+    )
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="inference long side")
+    parser.add_argument("--conf", type=float, default=DEFAULT_CONF, help="detection threshold")
+    args = parser.parse_args(argv)
+    if args.seed < EVAL_SEED_START:
+        parser.error(f"evaluation seeds start at {EVAL_SEED_START}: lower ones are for training")
+    logger.remove()
+    logger.add(sys.stderr, level="INFO", format="{message}")
+    detector = Detector(
+        args.weights, device=args.device, batch_size=args.batch, conf=args.conf, imgsz=args.imgsz
+    )
+    total = Score()
+    with tempfile.TemporaryDirectory() as tmp:
+        for width, height in args.size or [(1280, 720), (704, 1280)]:
+            spec = ClipSpec(width=width, height=height, seconds=args.seconds, fps=args.fps)
+            size_score = Score()
+            for index in range(args.clips):
+                result, _ = evaluate_clip(detector, Path(tmp), args.seed, index, spec)
+                logger.info("{}x{} clip {}: {}", width, height, index, result.line())
+                size_score.add(result)
+            logger.info(
+                "{}x{}: {}; {:.1f} frames/s",
+                width,
+                height,
+                size_score.line(),
+                size_score.frames / size_score.seconds,
+            )
+            total.add(size_score)
+    logger.info("all (seed {}): {}", args.seed, total.line())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
