@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
+from executor.engine.synth.clip import ClipFiles, ClipSpec, generate_clip
+from tests.fixtures.browser import chromium
 from tests.fixtures.executor import ScriptedExecutor
 from tests.fixtures.live_service import LiveService, ServicePool
 from tests.fixtures.postgres import PostgresServer, find_bin_dir
@@ -160,3 +163,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for index, live in enumerate(item.stash.get(SERVICES_KEY, [])):
             report.sections.append((f"service log {index + 1} ({live.url})", live.log()))
     return report
+
+
+# ------------------------------------------------------------------ synthetic clips, browser
+
+# seeds ≥ 1_000_000 are never used for training the detector
+CLIP_SEED = 1_000_123
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def make_clip(clip_dir: Path) -> Callable[..., ClipFiles]:
+    """A watermarked synthetic clip (cached per arguments for the session)."""
+    made: dict[tuple[int, float, bool], ClipFiles] = {}
+
+    def make(index: int = 0, *, seconds: float = 2.0, audio: bool = True) -> ClipFiles:
+        key = (index, seconds, audio)
+        if key not in made:
+            spec = ClipSpec(width=320, height=180, seconds=seconds, fps=24, audio=audio)
+            made[key] = generate_clip(
+                clip_dir / f"{index}-{seconds}-{audio}", CLIP_SEED, index, spec
+            )
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    with chromium() as browser:
+        yield browser

@@ -7,18 +7,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from tests.fixtures.browser import WatchedPage, chromium
+from tests.fixtures.browser import WatchedPage
 
 
 @pytest.fixture
 def backend() -> str:
     return "sqlite"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

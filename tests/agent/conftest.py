@@ -7,39 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from executor.engine.synth.clip import ClipFiles, ClipSpec, generate_clip
 from tests.fixtures.executor_process import ExecutorProcess
 from tests.fixtures.live_service import LiveService
-
-# seeds ≥ 1_000_000 are never used for training the detector
-CLIP_SEED = 1_000_123
 
 
 @pytest.fixture
 def backend() -> str:
     return "sqlite"  # the agent's behaviour does not depend on the service's database
-
-
-@pytest.fixture(scope="session")
-def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("clips")
-
-
-@pytest.fixture(scope="session")
-def make_clip(clip_dir: Path) -> Callable[..., ClipFiles]:
-    """A watermarked synthetic clip (cached per arguments for the session)."""
-    made: dict[tuple[int, float, bool], ClipFiles] = {}
-
-    def make(index: int = 0, *, seconds: float = 2.0, audio: bool = True) -> ClipFiles:
-        key = (index, seconds, audio)
-        if key not in made:
-            spec = ClipSpec(width=320, height=180, seconds=seconds, fps=24, audio=audio)
-            made[key] = generate_clip(
-                clip_dir / f"{index}-{seconds}-{audio}", CLIP_SEED, index, spec
-            )
-        return made[key]
-
-    return make
 
 
 @pytest.fixture
