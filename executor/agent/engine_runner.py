@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from executor.agent.settings import ExecutorSettings
 
 # task options a client may set; everything else comes from the executor's settings
@@ -62,6 +64,7 @@ class EngineRun:
         self,
         settings: ExecutorSettings,
         *,
+        task_id: str,
         src: Path,
         dst: Path,
         options: dict[str, Any],
@@ -69,6 +72,7 @@ class EngineRun:
         should_cancel: Callable[[], bool],
     ) -> None:
         self._settings = settings
+        self._task_id = task_id
         self._args = (src, dst, options, progress, should_cancel)
         self.outcome: Outcome | None = None
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
@@ -84,6 +88,18 @@ class EngineRun:
 
     def _run(self) -> None:
         src, dst, options, progress, should_cancel = self._args
+        # the engine's own log lines carry the task id too, so the admin page can filter them
+        with logger.contextualize(task_id=self._task_id):
+            self._run_engine(src, dst, options, progress, should_cancel)
+
+    def _run_engine(
+        self,
+        src: Path,
+        dst: Path,
+        options: dict[str, Any],
+        progress: Callable[[float, str], None],
+        should_cancel: Callable[[], bool],
+    ) -> None:
         try:
             from executor.engine.pipeline import Cancelled, remove_watermark
 

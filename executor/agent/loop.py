@@ -187,6 +187,7 @@ class Agent:
 
         engine = EngineRun(
             self.settings,
+            task_id=claim.task_id,
             src=src,
             dst=dst,
             options=claim.options,
