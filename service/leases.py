@@ -200,6 +200,29 @@ def ensure_leased(task: Task, lease_token: str | None) -> Task:
     return task
 
 
+def _held(task_id: str, lease_token: str) -> tuple[Any, ...]:
+    """The fencing condition of every executor write: this task, running, under this lease."""
+    return (
+        TASKS.c.id == task_id,
+        TASKS.c.status == PROCESSING,
+        TASKS.c.lease_token == lease_token,
+    )
+
+
+async def _end_lease(
+    db: Database, stmt: Any, *, now: datetime, done: int = 0, failed: int = 0
+) -> Task:
+    """Runs a fenced UPDATE that ends the lease; LeaseLost when the lease was not held."""
+    async with db.transaction() as conn:
+        task = await _returning_one(conn, stmt)
+        if task is None:
+            raise LeaseLost()
+        await _touch_executor(
+            conn, task.executor_id, now=now, current_task_id=None, done=done, failed=failed
+        )
+    return task
+
+
 @dataclass(frozen=True)
 class Renewal:
     lease_expires_at: datetime
@@ -218,11 +241,7 @@ async def renew_lease(
     now: datetime | None = None,
 ) -> Renewal:
     now = now or utcnow()
-    owned = (
-        TASKS.c.id == task_id,
-        TASKS.c.status == PROCESSING,
-        TASKS.c.lease_token == lease_token,
-    )
+    owned = _held(task_id, lease_token)
     values: dict[str, Any] = {
         "lease_expires_at": now + timedelta(seconds=lease_s),
         "updated_at": now,
@@ -267,11 +286,7 @@ async def mark_finished(
     now = utcnow()
     stmt = (
         update(TASKS)
-        .where(
-            TASKS.c.id == task_id,
-            TASKS.c.status == PROCESSING,
-            TASKS.c.lease_token == lease_token,
-        )
+        .where(*_held(task_id, lease_token))
         .values(
             status=TaskStatus.FINISHED.value,
             progress=100.0,
@@ -284,11 +299,7 @@ async def mark_finished(
             updated_at=now,
         )
     )
-    async with db.transaction() as conn:
-        task = await _returning_one(conn, stmt)
-        if task is None:
-            raise LeaseLost()
-        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None, done=1)
+    task = await _end_lease(db, stmt, now=now, done=1)
     _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
     return task
 
@@ -306,11 +317,7 @@ async def mark_failed(
         status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
     stmt = (
         update(TASKS)
-        .where(
-            TASKS.c.id == task_id,
-            TASKS.c.status == PROCESSING,
-            TASKS.c.lease_token == lease_token,
-        )
+        .where(*_held(task_id, lease_token))
         .values(
             status=status,
             error=stored_error,
@@ -320,11 +327,7 @@ async def mark_failed(
             updated_at=now,
         )
     )
-    async with db.transaction() as conn:
-        task = await _returning_one(conn, stmt)
-        if task is None:
-            raise LeaseLost()
-        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None, failed=1)
+    task = await _end_lease(db, stmt, now=now, failed=1)
     _log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
     return task
 
