@@ -1,6 +1,7 @@
 """The heartbeat: from its own thread, extends the lease and reports progress while the task
-is worked on. When the service answers `cancel: true`, or 409 (the lease is gone), it sets
-`stop` so the work ends at its next check."""
+is worked on, every interval and at once when the stage changes (so people watching see
+"detect", "inpaint", "encode" as they happen). When the service answers `cancel: true`, or 409
+(the lease is gone), it sets `stop` so the work ends at its next check."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Heartbeat:
         self._token = lease_token
         self._interval = interval
         self._done = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._progress = 0.0
         self._stage = "claimed"
@@ -33,9 +35,12 @@ class Heartbeat:
 
     def report(self, progress: float, stage: str, message: str | None = None) -> None:
         with self._lock:
+            changed = stage != self._stage
             self._progress = max(0.0, min(100.0, progress))
             self._stage = stage
             self._message = message
+        if changed:
+            self._wake.set()
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -48,12 +53,17 @@ class Heartbeat:
         tb: TracebackType | None,
     ) -> None:
         self._done.set()
+        self._wake.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         wait = self._interval
         log = logger.bind(task_id=self.task_id)
-        while not self._done.wait(wait):
+        while True:
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._done.is_set():
+                return
             try:
                 answer = self.beat()
             except Unreachable as exc:

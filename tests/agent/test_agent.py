@@ -242,7 +242,7 @@ def test_sigterm_past_the_drain_timeout_hands_the_task_back(
 def test_a_second_signal_exits_at_once(
     live: LiveService, http: httpx.Client, executors: Executors, make_clip: Callable[..., ClipFiles]
 ) -> None:
-    task = submit_ok(http, make_clip(9, seconds=6.0).marked)
+    task = submit_ok(http, make_clip(9, seconds=8.0).marked)
     worker = executors(live, 1, "--drain-timeout", "300")
     wait_until(processing_by(http, task["id"], "ET-SoraWM-1"), timeout=120, what="work")
 
