@@ -55,11 +55,11 @@ def _descendants(pid: int) -> list[int]:
             fields = _stat(int(entry.name))
             if fields is not None:
                 children.setdefault(int(fields[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
+    out, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
             out.append(child)
-            todo.append(child)
+            pending.append(child)
     return out
 
 
