@@ -1,0 +1,105 @@
+"""The one-file et_sorawm that PyInstaller builds from build_executor.spec, run with an empty
+environment: no venv, no project on the path. Slow: the build takes about ten minutes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from executor.engine.synth.clip import ClipFiles
+from tests.fixtures.client import submit_ok, wait_for_status
+from tests.fixtures.live_service import LiveService
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TIMEOUT_S = 1800
+
+
+@pytest.fixture(scope="session")
+def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("pyinstaller")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(work / "dist"),
+            "--workpath",
+            str(work / "build"),
+            str(ROOT / "build_executor.spec"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+        cwd=work,
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    binary = work / "dist" / "et_sorawm"
+    assert binary.is_file()
+    return binary
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
+def test_packed_binary_reports_its_version_in_an_empty_environment(
+    packed: Path, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [str(packed), "--version"],
+        env={},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("et_sorawm ")
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.mark.timeout(BUILD_TIMEOUT_S + 600)
+def test_packed_binary_cleans_a_task_in_an_empty_environment(
+    packed: Path,
+    live: LiveService,
+    http: httpx.Client,
+    make_clip: Callable[..., ClipFiles],
+    tmp_path: Path,
+) -> None:
+    task = submit_ok(http, make_clip(0).marked)
+
+    done = subprocess.run(
+        [
+            str(packed),
+            "--service-host",
+            live.url,
+            "--id",
+            "42",
+            "--once",
+            "--poll-wait",
+            "5",
+            "--device",
+            "cpu",
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        env={},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-5000:]
+    finished = wait_for_status(http, task["id"], "FINISHED", timeout=30)
+    assert finished["executor_id"] == "ET-SoraWM-42"
