@@ -141,6 +141,13 @@ def test_executor_rides_out_a_service_outage_and_completes(
 
     with live.client() as http:
         done = wait_for_status(http, task["id"], "FINISHED", timeout=240)
+
+        # what the executor logged while the service was down reached it afterwards
+        def outage_lines() -> list[dict[str, Any]]:
+            params = {"executor_id": "ET-SoraWM-1", "q": "did not reach the service"}
+            return list(http.get(Routes.ADMIN_LOGS, params=params).json()["items"])
+
+        wait_until(lambda: bool(outage_lines()), timeout=15, what="the buffered log lines")
     assert done["attempts"] == 1
     assert done["executor_id"] == "ET-SoraWM-1"
 
