@@ -79,7 +79,8 @@ class LogShipper:
         )
 
     def _run(self) -> None:
-        backoff = Backoff(cap=30.0)
+        # short cap: lines kept while the service was down go soon after it is back
+        backoff = Backoff(cap=5.0)
         wait = FLUSH_EVERY_S
         while not self._stop.wait(wait):
             wait = FLUSH_EVERY_S if self.flush() else backoff.next_delay()

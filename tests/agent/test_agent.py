@@ -147,7 +147,7 @@ def test_executor_rides_out_a_service_outage_and_completes(
             params = {"executor_id": "ET-SoraWM-1", "q": "did not reach the service"}
             return list(http.get(Routes.ADMIN_LOGS, params=params).json()["items"])
 
-        wait_until(lambda: bool(outage_lines()), timeout=15, what="the buffered log lines")
+        wait_until(lambda: bool(outage_lines()), timeout=30, what="the buffered log lines")
     assert done["attempts"] == 1
     assert done["executor_id"] == "ET-SoraWM-1"
 
