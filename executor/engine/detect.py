@@ -31,7 +31,7 @@ from executor.engine.frames import Box
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "sorawm-yolo-n.pt"
 DEFAULT_CONF = 0.25
-DEFAULT_IMGSZ = 640  # long side of the network input; the shipped weights are made for it
+DEFAULT_IMGSZ = 640  # network width of a frame (see Detector.scale_for)
 NMS_IOU = 0.5
 MAX_PER_FRAME = 10
 _PAD_VALUE = 114  # ultralytics' letterbox grey
@@ -47,6 +47,17 @@ class WeightsNotFound(DetectorError):
 
 class BadWeights(DetectorError):
     """detector weights file is not a usable ultralytics YOLO detection checkpoint"""
+
+
+@dataclass(frozen=True)
+class View:
+    """How a network image maps back to its frame: frame pixel = (image pixel + offset) / gain,
+    where (left, top) is the image's origin in the whole scaled frame (0, 0 unless a crop)."""
+
+    gain: float
+    frame_size: tuple[int, int]  # width, height of the frame
+    left: int = 0
+    top: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class Detector:
         self.imgsz = max(self.stride, imgsz - imgsz % self.stride)
         self.classes = watermark_classes(names)
         self._num_classes = len(names)
+        if hasattr(model, "fuse"):  # conv + batch-norm folded: ~20% faster, same output
+            model = model.fuse(verbose=False)
         model = model.to(self.device).eval()
         self.model = model.half() if self.half else model.float()
         logger.info(
@@ -115,17 +128,49 @@ class Detector:
             self.batch_size,
         )
 
+    def scale_for(self, width: int, height: int) -> float:
+        """Network pixels per frame pixel: the frame's *width* maps to imgsz, since the mark is
+        a fixed share of the width (a portrait frame scaled by its long side would shrink the
+        mark to half the size the detector knows); very tall frames are capped at 2x imgsz."""
+        return min(self.imgsz / width, 2 * self.imgsz / height)
+
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Detections for each RGB HxWx3 uint8 frame, best first; boxes in frame pixels."""
         results: list[list[Detection]] = []
+        for frame in frames:
+            _check_image(frame)
         for start in range(0, len(frames), self.batch_size):
-            results.extend(self._detect_batch(frames[start : start + self.batch_size]))
+            chunk = frames[start : start + self.batch_size]
+            images, views = [], []
+            for frame in chunk:
+                height, width = frame.shape[:2]
+                gain = self.scale_for(width, height)
+                size = (max(1, round(width * gain)), max(1, round(height * gain)))
+                images.append(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
+                views.append(View(gain=gain, frame_size=(width, height)))
+            results.extend(self.detect_scaled(images, views))
         return results
 
-    def _detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+    def detect_scaled(
+        self, images: Sequence[np.ndarray], views: Sequence[View]
+    ) -> list[list[Detection]]:
+        """Detections in images already scaled for the network (whole frames or crops of
+        them: each `View` says how to map the image back to its frame)."""
+        results: list[list[Detection]] = []
+        for start in range(0, len(images), self.batch_size):
+            results.extend(
+                self._detect_batch(
+                    images[start : start + self.batch_size], views[start : start + self.batch_size]
+                )
+            )
+        return results
+
+    def _detect_batch(
+        self, images: Sequence[np.ndarray], views: Sequence[View]
+    ) -> list[list[Detection]]:
         import torch
 
-        batch, gains = self._prepare(frames)
+        batch = self._canvas(images)
         with torch.inference_mode():
             tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
             tensor = tensor.permute(0, 3, 1, 2)
@@ -133,28 +178,20 @@ class Detector:
             output = self.model(tensor)
             boxes, scores = self._decode(output[0] if isinstance(output, list | tuple) else output)
             return [
-                self._frame_detections(b, s, gain, frame.shape[:2])
-                for b, s, gain, frame in zip(boxes, scores, gains, frames, strict=True)
+                self._frame_detections(b, s, view)
+                for b, s, view in zip(boxes, scores, views, strict=True)
             ]
 
-    def _prepare(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, list[float]]:
-        """Scale each frame so its long side is imgsz and put it top-left on one grey canvas
-        (a multiple of the stride) shared by the batch."""
-        resized, gains = [], []
-        for frame in frames:
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ValueError(f"frames must be HxWx3 uint8 RGB, got {frame.shape} {frame.dtype}")
-            height, width = frame.shape[:2]
-            gain = self.imgsz / max(height, width)
-            size = (max(1, round(width * gain)), max(1, round(height * gain)))
-            resized.append(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
-            gains.append(gain)
-        canvas_h = _round_up(max(r.shape[0] for r in resized), self.stride)
-        canvas_w = _round_up(max(r.shape[1] for r in resized), self.stride)
-        batch = np.full((len(resized), canvas_h, canvas_w, 3), _PAD_VALUE, dtype=np.uint8)
-        for slot, image in zip(batch, resized, strict=True):
+    def _canvas(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """The images top-left on one grey canvas (a multiple of the stride) for the batch."""
+        for image in images:
+            _check_image(image)
+        canvas_h = _round_up(max(image.shape[0] for image in images), self.stride)
+        canvas_w = _round_up(max(image.shape[1] for image in images), self.stride)
+        batch = np.full((len(images), canvas_h, canvas_w, 3), _PAD_VALUE, dtype=np.uint8)
+        for slot, image in zip(batch, images, strict=True):
             slot[: image.shape[0], : image.shape[1]] = image
-        return batch, gains
+        return batch
 
     def _decode(self, preds: Any) -> tuple[Any, Any]:
         """xyxy boxes (network pixels) and watermark scores from the head's raw output:
@@ -174,7 +211,7 @@ class Detector:
         raise BadWeights(f"{self.weights}: unsupported detection head output {tuple(preds.shape)}")
 
     def _frame_detections(
-        self, boxes: np.ndarray, scores: np.ndarray, gain: float, shape: tuple[int, int]
+        self, boxes: np.ndarray, scores: np.ndarray, view: View
     ) -> list[Detection]:
         import torch
         from torchvision.ops import nms
@@ -184,10 +221,11 @@ class Detector:
             return []
         boxes, scores = boxes[keep], scores[keep]
         kept = nms(torch.from_numpy(boxes), torch.from_numpy(scores), NMS_IOU).numpy()
-        height, width = shape
+        width, height = view.frame_size
+        offset = np.array([view.left, view.top, view.left, view.top], dtype=np.float64)
         detections = []
         for i in kept[:MAX_PER_FRAME]:
-            x1, y1, x2, y2 = boxes[i] / gain
+            x1, y1, x2, y2 = (boxes[i] + offset) / view.gain
             box = (
                 int(np.clip(np.floor(x1), 0, width)),
                 int(np.clip(np.floor(y1), 0, height)),
@@ -224,6 +262,11 @@ def _load_model(path: Path) -> tuple[Any, dict[int, str]]:
     if getattr(yolo, "task", "detect") != "detect" or not hasattr(model, "stride"):
         raise BadWeights(f"detector weights {path} are not a detection model (task {yolo.task})")
     return model, names
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"frames must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
 
 
 def _round_up(value: int, multiple: int) -> int:

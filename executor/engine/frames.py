@@ -20,7 +20,8 @@ Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels; x2 and y2 exclusive
 
 @dataclass
 class Frame:
-    """One frame. `y` is HxW, `u` and `v` are ceil(H/2) x ceil(W/2); all uint8, writable."""
+    """One frame. `y` is HxW, `u` and `v` are ceil(H/2) x ceil(W/2); all uint8, writable
+    unless read with `copy=False`."""
 
     index: int
     pts: int
@@ -44,10 +45,25 @@ class Frame:
         return int(self.y.shape[0])
 
     @classmethod
-    def from_av(cls, frame: av.VideoFrame, index: int, pts: int, time_base: Fraction) -> Frame:
-        """Copy a yuv420p PyAV frame's planes out of FFmpeg's (padded, reused) buffers."""
+    def from_av(
+        cls,
+        frame: av.VideoFrame,
+        index: int,
+        pts: int,
+        time_base: Fraction,
+        *,
+        copy: bool = True,
+    ) -> Frame:
+        """A yuv420p PyAV frame's planes: copied out of FFmpeg's buffers (writable), or with
+        `copy=False` read-only views of them (the decoder may still use them as references
+        for later frames, so they must never be written)."""
         colour = ColourTags.of_frame(frame)
-        planes = [_plane_array(plane).copy() for plane in frame.planes[:3]]
+        planes = [_plane_array(plane) for plane in frame.planes[:3]]
+        if copy:
+            planes = [plane.copy() for plane in planes]
+        else:
+            for plane in planes:
+                plane.flags.writeable = False
         return cls(index, pts, time_base, planes[0], planes[1], planes[2], colour)
 
     @classmethod

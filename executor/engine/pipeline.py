@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -27,9 +27,13 @@ from executor.engine.inpaint import (
     margin_for,
 )
 from executor.engine.inpaint.base import check_cancel
+from executor.engine.inpaint.motion import CameraPath, MotionEstimator
 from executor.engine.probe import VideoInfo, probe
 from executor.engine.reader import VideoReader
 from executor.engine.writer import VideoWriter
+
+if TYPE_CHECKING:
+    from executor.engine.detect import Detector
 
 ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
 RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
@@ -79,6 +83,7 @@ def remove_watermark(
     boxes: RawBoxes | None = None,
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    detector: Detector | None = None,
 ) -> Report:
     """Remove the moving watermark from `src` and write `dst`.
 
@@ -86,7 +91,9 @@ def remove_watermark(
     `progress(percent, stage)` is called as the work goes on; `should_cancel()` is polled
     between batches and raises Cancelled (no output file is left). Raises VideoError for bad
     inputs, InpainterError for a bad inpainter setup, DetectorUnavailable when detection is
-    needed but no detector is installed.
+    needed but no detector is installed. `detector`: one already loaded (a long-running
+    caller keeps one instead of loading the weights for every video); it overrides
+    `detector_weights` and `device` for detection.
     """
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve():
@@ -97,6 +104,7 @@ def remove_watermark(
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
+    camera: CameraPath | None = None
     if boxes is not None:
         margin = margin_for(info.width, info.height)
         frames = max(info.frame_count, len(boxes))
@@ -104,7 +112,12 @@ def remove_watermark(
             boxes, width=info.width, height=info.height, frames=frames, margin=margin
         )
     else:
-        plan = _detect(src, info, device, detector_weights, bar, should_cancel)
+        motion = MotionEstimator() if painter.uses_motion else None
+        if detector is None:
+            detector = load_detector(detector_weights, device)
+        plan = _detect(src, info, detector, bar, should_cancel, motion)
+        if motion is not None:
+            camera = motion.finish()
     seconds["detect"] = time.perf_counter() - started
     logger.info("{}: {} mark segments", src.name, len(plan.segments))
 
@@ -114,6 +127,7 @@ def remove_watermark(
         plan,
         progress=lambda fraction: bar.update("inpaint", fraction),
         should_cancel=should_cancel,
+        camera=camera,
     )
     seconds["inpaint"] = time.perf_counter() - started
 
@@ -168,38 +182,57 @@ def load_boxes(path: str | Path) -> RawBoxes:
     return data  # type: ignore[no-any-return]
 
 
-def _detect(
-    src: Path,
-    info: VideoInfo,
-    device: str,
-    weights: str | Path | None,
-    bar: _ProgressBar,
-    should_cancel: Callable[[], bool] | None,
-) -> MarkPlan:
+def load_detector(weights: str | Path | None = None, device: str = "auto") -> Detector:
+    """The watermark detector (raises DetectorUnavailable when it cannot run here)."""
     try:
         from executor.engine.detect import Detector, DetectorError
-        from executor.engine.track import track  # type: ignore[import-not-found]
     except ImportError as error:
         raise DetectorUnavailable(
             f"no watermark detector is installed ({error}): pass the mark boxes (--boxes JSON)"
         ) from error
     try:
-        detector = Detector(weights=weights, device=device, batch_size=BATCH)
+        return Detector(weights=weights, device=device, batch_size=BATCH)
     except DetectorError as error:
         raise DetectorUnavailable(str(error)) from error
-    detections: list[Any] = []
-    batch: list[Any] = []
+
+
+def _detect(
+    src: Path,
+    info: VideoInfo,
+    detector: Detector,
+    bar: _ProgressBar,
+    should_cancel: Callable[[], bool] | None,
+    motion: MotionEstimator | None,
+) -> MarkPlan:
+    """Scan the video for the mark (feeding `motion` on the way) and track it."""
+    from executor.engine.scan import Scanner
+    from executor.engine.track import track
+
     total = max(1, info.frame_count)
-    with VideoReader(src) as reader:
+
+    def observe(frame: Frame, mark: Box | None) -> None:
+        if motion is not None:
+            # The detection box is tight: keep the mark's soft edges out of the tracking too.
+            grown = None if mark is None else _grow_share(mark, 0.2, info.width, info.height)
+            motion.add(frame.y, grown)
+
+    scanner = Scanner(
+        detector,
+        on_frame=observe,
+        progress=lambda done: bar.update("detect", done / total),
+    )
+    with VideoReader(src, copy=False) as reader:
         for frame in reader:
-            batch.append(frame.rgb())
-            if len(batch) == BATCH:
-                detections.extend(detector.detect(batch))
-                batch = []
+            scanner.add(frame)
+            if frame.index % BATCH == BATCH - 1:
                 check_cancel(should_cancel)
-                bar.update("detect", len(detections) / total)
-        if batch:
-            detections.extend(detector.detect(batch))
+    detections = scanner.finish()
+    logger.debug(
+        "scan: {} frames, {} whole-frame detections, {} crop checks",
+        scanner.stats.frames,
+        scanner.stats.whole,
+        scanner.stats.crops,
+    )
     margin = margin_for(info.width, info.height)
     # The tracker dilates the boxes itself (its margin is a fraction of the box size);
     # `margin` here only sets the width of the blend's feather.
@@ -210,6 +243,12 @@ def _detect(
     ]
     boxes += [None] * (len(detections) - len(boxes))
     return MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+
+
+def _grow_share(box: Box, share: float, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    dx, dy = round((x2 - x1) * share), round((y2 - y1) * share)
+    return max(0, x1 - dx), max(0, y1 - dy), min(width, x2 + dx), min(height, y2 + dy)
 
 
 def _encode(
@@ -287,5 +326,6 @@ __all__ = [
     "InpainterError",
     "Report",
     "load_boxes",
+    "load_detector",
     "remove_watermark",
 ]

@@ -25,9 +25,12 @@ class VideoReader:
     ...         ...
     """
 
-    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+    def __init__(self, path: str | Path, *, threads: int = 0, copy: bool = True) -> None:
+        """`copy=False` yields read-only frames that share FFmpeg's buffers: for passes that
+        only look at the pixels (detection, motion, gathering sources), it saves a copy."""
         self.path = Path(path)
         self.threads = threads
+        self.copy = copy
         self._stack = ExitStack()
         self._container: av.container.InputContainer | None = None
         self._info: VideoInfo | None = None
@@ -72,7 +75,9 @@ class VideoReader:
                 for decoded in packet.decode():
                     pts = _pts(decoded, last_pts, frame_step)
                     last_pts = pts
-                    yield Frame.from_av(to_yuv420p(decoded, tags), index, pts, info.time_base)
+                    yield Frame.from_av(
+                        to_yuv420p(decoded, tags), index, pts, info.time_base, copy=self.copy
+                    )
                     index += 1
         except av.error.FFmpegError as error:
             raise CorruptInput(

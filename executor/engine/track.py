@@ -72,7 +72,8 @@ def track(
 
     margin: dilation on each side, as a fraction of the box's width (left/right) and height
         (top/bottom), at least `min_margin` pixels.
-    min_hits: fewest detections a position needs to count (default: 0.2 s of frames, >= 3).
+    min_hits: fewest detections a position needs to count (default: 0.2 s of frames, >= 3),
+        unless it was seen in every frame up to the start or end of the video.
     max_gap_s: longest run of missed frames filled between two detections at one position.
     edge_gap_s: longest undetected gap at a segment edge that is filled from its neighbours.
     """
@@ -82,7 +83,9 @@ def track(
     hits_needed = min_hits if min_hits is not None else max(3, round(0.2 * fps))
     max_gap = max(0, round(max_gap_s * fps))
     edge_gap = max(0, round(edge_gap_s * fps))
-    runs = [r for r in _runs(detections, max_gap) if len(r.frames) >= hits_needed]
+    runs = [
+        r for r in _runs(detections, max_gap) if len(r.frames) >= hits_needed or _at_edge(r, frames)
+    ]
     pieces = _timeline(runs, frames)
     pieces = _close_edge_gaps(pieces, frames, edge_gap)
     segments = []
@@ -121,6 +124,14 @@ def _runs(detections: list[list[Detection]], max_gap: int) -> list[_Run]:
             open_runs[best].add(index, detection)
             taken.add(best)
     return closed + open_runs
+
+
+def _at_edge(run: _Run, frames: int) -> bool:
+    """A short run is still real when it reaches the first or last frame and was seen in
+    every one of its frames: the mark jumped just before the video ended (or just after it
+    began), so it had no time to collect `min_hits`."""
+    dense = run.frames[-1] - run.frames[0] + 1 == len(run.frames)
+    return dense and (run.frames[0] == 0 or run.frames[-1] == frames - 1)
 
 
 def _timeline(runs: list[_Run], frames: int) -> list[tuple[int, int, _Run]]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint.plan import MarkPlan
+
+if TYPE_CHECKING:
+    from executor.engine.inpaint.motion import CameraPath
 
 Progress = Callable[[float], None]  # fraction 0..1 of the inpainter's own preparation
 ShouldCancel = Callable[[], bool]
@@ -34,6 +37,9 @@ class Inpainter(ABC):
     """
 
     name: ClassVar[str]
+    # True when `prepare` wants the camera path: the pipeline then estimates it during the
+    # detection pass (one decode fewer) and hands it over.
+    uses_motion: ClassVar[bool] = False
 
     def prepare(
         self,
@@ -42,8 +48,10 @@ class Inpainter(ABC):
         *,
         progress: Progress | None = None,
         should_cancel: ShouldCancel | None = None,
+        camera: CameraPath | None = None,
     ) -> None:
-        """Gather what `fill` needs; the default needs nothing."""
+        """Gather what `fill` needs; the default needs nothing. `camera`: the source's
+        camera path when already known (else an inpainter that needs it estimates it)."""
         return None
 
     @abstractmethod

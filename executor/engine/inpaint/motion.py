@@ -61,22 +61,37 @@ def estimate_path(
     should_cancel: ShouldCancel | None = None,
 ) -> CameraPath:
     """Decode `source` once and estimate its camera path."""
-    estimator: _Estimator | None = None
-    matrices: list[np.ndarray] = []
-    with VideoReader(source) as reader:
+    estimator = MotionEstimator()
+    with VideoReader(source, copy=False) as reader:
         total = max(1, reader.info.frame_count)
         for frame in reader:
-            if estimator is None:
-                estimator = _Estimator(frame.width, frame.height)
-            matrices.append(estimator.add(frame.y, plan.box(frame.index)))
+            estimator.add(frame.y, plan.box(frame.index))
             if frame.index % 16 == 15:
                 check_cancel(should_cancel)
                 if progress is not None:
                     progress(min(1.0, (frame.index + 1) / total))
-    assert estimator is not None  # the reader raises NoFrames on an empty video
-    smoothed = _smooth(matrices, sigma=2.0)
-    static = _is_static(smoothed, estimator.width, estimator.height)
-    return CameraPath(matrices=smoothed, static=static)
+    return estimator.finish()
+
+
+class MotionEstimator:
+    """The camera path built frame by frame: `add` each frame's luma in order with where the
+    mark is (kept out of the feature tracking), then `finish`."""
+
+    def __init__(self) -> None:
+        self._estimator: _Estimator | None = None
+        self._matrices: list[np.ndarray] = []
+
+    def add(self, luma: np.ndarray, mark: Box | None) -> None:
+        if self._estimator is None:
+            self._estimator = _Estimator(luma.shape[1], luma.shape[0])
+        self._matrices.append(self._estimator.add(luma, mark))
+
+    def finish(self) -> CameraPath:
+        if self._estimator is None:
+            raise ValueError("no frames were added")
+        smoothed = _smooth(self._matrices, sigma=2.0)
+        static = _is_static(smoothed, self._estimator.width, self._estimator.height)
+        return CameraPath(matrices=smoothed, static=static)
 
 
 class _Estimator:

@@ -56,6 +56,7 @@ class _Sources:
 
 class TemporalInpainter(Inpainter):
     name = "temporal"
+    uses_motion = True
 
     def __init__(self, per_side: int = 3, max_seconds: float = 10.0, fps: float = 30.0) -> None:
         self.per_side = per_side
@@ -72,6 +73,7 @@ class TemporalInpainter(Inpainter):
         *,
         progress: Progress | None = None,
         should_cancel: ShouldCancel | None = None,
+        camera: CameraPath | None = None,
     ) -> None:
         if not plan.segments:
             return
@@ -79,11 +81,15 @@ class TemporalInpainter(Inpainter):
         def report(start: float, span: float) -> Progress:
             return lambda fraction: progress(start + span * fraction) if progress else None
 
-        self._path = estimate_path(
-            source, plan, progress=report(0.0, 0.5), should_cancel=should_cancel
-        )
+        if camera is not None:
+            self._path, gather_progress = camera, report(0.0, 1.0)
+        else:
+            self._path = estimate_path(
+                source, plan, progress=report(0.0, 0.5), should_cancel=should_cancel
+            )
+            gather_progress = report(0.5, 0.5)
         requests = self._choose(plan, self._path)
-        self._gather(source, requests, report(0.5, 0.5), should_cancel)
+        self._gather(source, requests, gather_progress, should_cancel)
         logger.debug(
             "temporal: {} camera, {} marked frames, {} source crops ({:.1f} MB), {} with no source",
             "static" if self._path.static else "moving",
@@ -162,7 +168,7 @@ class TemporalInpainter(Inpainter):
         if not requests:
             return
         last = max(requests)
-        with VideoReader(source) as reader:
+        with VideoReader(source, copy=False) as reader:
             for frame in reader:
                 rect = requests.get(frame.index)
                 if rect is not None:

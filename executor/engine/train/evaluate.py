@@ -6,7 +6,7 @@ Clips come from seeds >= EVAL_SEED_START (1_000_000), never used in training. Ea
 encoded to H.264 by the generator and read back through the engine's VideoReader, so the
 detector sees decoded frames, as in production. Per frame, a box is correct when its IoU
 with the ground truth is >= 0.5; `covered` counts marks lying wholly inside the dilated box
-(what inpainting needs).
+(what inpainting needs). Detection runs as in the engine: the sampling scanner (scan.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from loguru import logger
 
 from executor.engine.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detection, Detector
 from executor.engine.frames import Box
+from executor.engine.scan import Scanner
 from executor.engine.synth import ClipSpec, generate_clip
 from executor.engine.track import Track, iou, track
 from executor.engine.train.dataset import EVAL_SEED_START
@@ -64,23 +65,16 @@ class Score:
 
 
 def detect_video(detector: Detector, path: Path) -> tuple[list[list[Detection]], float, float]:
-    """Detections for every frame of a video, its fps and the seconds spent detecting."""
-    detections: list[list[Detection]] = []
-    spent = 0.0
-    with VideoReader(path) as reader:
+    """Per-frame detections of a video as the engine finds them (the sampling scanner), its
+    fps and the seconds spent."""
+    started = time.perf_counter()
+    scanner = Scanner(detector)
+    with VideoReader(path, copy=False) as reader:
         fps = float(reader.info.frame_rate or 30)
-        batch = []
         for frame in reader:
-            batch.append(frame.rgb())
-            if len(batch) == detector.batch_size:
-                started = time.perf_counter()
-                detections.extend(detector.detect(batch))
-                spent += time.perf_counter() - started
-                batch = []
-        started = time.perf_counter()
-        detections.extend(detector.detect(batch))
-        spent += time.perf_counter() - started
-    return detections, fps, spent
+            scanner.add(frame)
+    detections = scanner.finish()
+    return detections, fps, time.perf_counter() - started
 
 
 def score(truth: list[Box | None], found: Track) -> Score:
@@ -142,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="inference long side")
+    parser.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="network width of a frame")
     parser.add_argument("--conf", type=float, default=DEFAULT_CONF, help="detection threshold")
     args = parser.parse_args(argv)
     if args.seed < EVAL_SEED_START:
