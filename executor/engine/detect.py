@@ -112,6 +112,7 @@ class Detector:
         model, names = _load_model(self.weights)
         self.stride = int(max(int(s) for s in model.stride))
         self.imgsz = max(self.stride, imgsz - imgsz % self.stride)
+        self.names = names
         self.classes = watermark_classes(names)
         self._num_classes = len(names)
         if hasattr(model, "fuse"):  # conv + batch-norm folded: ~20% faster, same output
@@ -213,14 +214,11 @@ class Detector:
     def _frame_detections(
         self, boxes: np.ndarray, scores: np.ndarray, view: View
     ) -> list[Detection]:
-        import torch
-        from torchvision.ops import nms
-
         keep = scores > self.conf
         if not keep.any():
             return []
         boxes, scores = boxes[keep], scores[keep]
-        kept = nms(torch.from_numpy(boxes), torch.from_numpy(scores), NMS_IOU).numpy()
+        kept = nms(boxes, scores, NMS_IOU)
         width, height = view.frame_size
         offset = np.array([view.left, view.top, view.left, view.top], dtype=np.float64)
         detections = []
@@ -262,6 +260,30 @@ def _load_model(path: Path) -> tuple[Any, dict[int, str]]:
     if getattr(yolo, "task", "detect") != "detect" or not hasattr(model, "stride"):
         raise BadWeights(f"detector weights {path} are not a detection model (task {yolo.task})")
     return model, names
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Greedy non-maximum suppression (xyxy boxes): indices kept, best first. In numpy: a
+    frame has a handful of candidates above the threshold, and importing torchvision's
+    version alone costs seconds at start-up."""
+    order = list(np.argsort(-scores, kind="stable"))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    while order:
+        best, rest = order[0], np.array(order[1:], dtype=np.int64)
+        kept.append(int(best))
+        if not len(rest):
+            break
+        inter_w = np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(
+            boxes[best, 0], boxes[rest, 0]
+        )
+        inter_h = np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(
+            boxes[best, 1], boxes[rest, 1]
+        )
+        inter = np.clip(inter_w, 0, None) * np.clip(inter_h, 0, None)
+        overlap = inter / np.maximum(areas[best] + areas[rest] - inter, 1e-9)
+        order = list(rest[overlap <= iou_threshold])
+    return kept
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -144,6 +144,19 @@ def train(args: argparse.Namespace, data: Path) -> Path:
     return args.work_dir / "runs" / "train" / "weights" / "last.pt"
 
 
+def name_class(weights: Path) -> None:
+    """Name the one class `watermark` in a checkpoint: with single_cls ultralytics saves it
+    as "item", and the detector (and other tools) look for the watermark by name."""
+    import torch
+
+    checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
+    for key in ("model", "ema"):
+        model = checkpoint.get(key)
+        if model is not None:
+            model.names = {0: "watermark"}
+    torch.save(checkpoint, weights)
+
+
 def validate(args: argparse.Namespace, weights: Path, data: Path) -> dict[str, float]:
     """Box metrics on whole validation frames at the inference size."""
     ultralytics = import_ultralytics(args.work_dir / "yolo_config")
@@ -184,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info("trained in {:.0f}s", time.perf_counter() - trained_at)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(last, args.out)
+    name_class(args.out)
     metrics = validate(args, args.out, full)
     logger.info(
         "weights {} ({:.1f} MB); whole-frame val at imgsz {}: {}",
