@@ -31,6 +31,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
         await db.create_tables()
+        await db.open_pool()
         await leases.grant_restart_grace(db, lease_s=settings.lease_seconds)
         state = AppState(
             settings=settings,

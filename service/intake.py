@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from service import leases
 from service.db import Database
 from service.errors import BadUpload, UploadTooLarge
-from service.models import Task
+from service.models import TaskRow
 from service.probe import probe_video_async
 from service.settings import ServiceSettings
 from service.store import FileStore, FileWriter
@@ -124,7 +124,7 @@ async def receive_video(
     db: Database,
     store: FileStore,
     signal: QueueSignal,
-) -> Task:
+) -> TaskRow:
     """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files)."""
     boundary = _boundary(request)
     declared = int(request.headers.get("content-length") or 0)
@@ -145,6 +145,8 @@ async def receive_video(
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         async for chunk in request.stream():
             parser.write(chunk)
+            if form.writer is not None:
+                await form.writer.drain()
         parser.finalize()
         if form.writer is None:
             raise BadUpload(f"the upload has no file field named '{file_field}'")
@@ -172,7 +174,7 @@ async def receive_video(
     finally:
         if not queued:
             if form.writer is not None:
-                form.writer.discard()
+                await form.writer.discard()
             await store.remove_task(task.id)
             await leases.discard_upload(db, task_id=task.id)
     await signal.notify(1)

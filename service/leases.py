@@ -19,7 +19,7 @@ exactly once, on PostgreSQL and on SQLite alike.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,9 +28,10 @@ from sqlalchemy import String, case, cast, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service import leases_pg, queries
 from service.db import Database
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
-from service.models import EXECUTORS, TASKS, Task, task_from_row, utcnow
+from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row, utcnow
 from shared.contract import ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
@@ -42,12 +43,12 @@ def _log(task_id: str, executor_id: str | None = None) -> Any:
     return logger.bind(task_id=task_id, executor_id=executor_id)
 
 
-async def _returning_one(conn: AsyncConnection, stmt: Any) -> Task | None:
+async def _returning_one(conn: AsyncConnection, stmt: Any) -> TaskRow | None:
     row = (await conn.execute(stmt.returning(*TASKS.c))).first()
     return task_from_row(row) if row is not None else None
 
 
-async def _get(conn: AsyncConnection, task_id: str) -> Task | None:
+async def _get(conn: AsyncConnection, task_id: str) -> TaskRow | None:
     row = (await conn.execute(select(TASKS).where(TASKS.c.id == task_id))).first()
     return task_from_row(row) if row is not None else None
 
@@ -55,10 +56,10 @@ async def _get(conn: AsyncConnection, task_id: str) -> Task | None:
 # ---------------------------------------------------------------- upload
 
 
-async def create_uploading(db: Database, *, owner: str, max_attempts: int) -> Task:
-    task = Task(id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts)
+async def create_uploading(db: Database, *, owner: str, max_attempts: int) -> TaskRow:
+    task = new_task(id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts)
     async with db.transaction() as conn:
-        await conn.execute(insert(TASKS).values(**task.model_dump()))
+        await conn.execute(insert(TASKS).values(**asdict(task)))
     _log(task.id).info("task created for {} → UPLOADING", owner)
     return task
 
@@ -73,7 +74,7 @@ async def mark_queued(
     size: int,
     sha256: str,
     meta: dict[str, Any],
-) -> Task:
+) -> TaskRow:
     now = utcnow()
     stmt = (
         update(TASKS)
@@ -129,9 +130,23 @@ async def claim_next(
     capabilities: dict[str, Any],
     lease_s: float,
     now: datetime | None = None,
-) -> Task | None:
+) -> TaskRow | None:
     """The oldest QUEUED task becomes this executor's, with a fresh lease; None when none."""
     now = now or utcnow()
+    lease_token = secrets.token_urlsafe(24)
+    lease_expires_at = now + timedelta(seconds=lease_s)
+    if db.pool is not None:
+        task = await leases_pg.claim(
+            db.pool,
+            executor_id=executor_id,
+            lease_token=lease_token,
+            lease_expires_at=lease_expires_at,
+            now=now,
+            capabilities=capabilities,
+        )
+        if task is not None:
+            _claimed(task, executor_id)
+        return task
     oldest = (
         select(TASKS.c.id)
         .where(TASKS.c.status == QUEUED)
@@ -148,8 +163,8 @@ async def claim_next(
         .values(
             status=PROCESSING,
             attempts=TASKS.c.attempts + 1,
-            lease_token=secrets.token_urlsafe(24),
-            lease_expires_at=now + timedelta(seconds=lease_s),
+            lease_token=lease_token,
+            lease_expires_at=lease_expires_at,
             executor_id=executor_id,
             progress=0.0,
             stage="claimed",
@@ -168,33 +183,38 @@ async def claim_next(
             current_task_id=task.id if task else None,
         )
     if task is not None:
-        _log(task.id, executor_id).info(
-            "QUEUED → PROCESSING by {} (attempt {}/{})",
-            executor_id,
-            task.attempts,
-            task.max_attempts,
-        )
+        _claimed(task, executor_id)
     return task
+
+
+def _claimed(task: TaskRow, executor_id: str) -> None:
+    _log(task.id, executor_id).info(
+        "QUEUED → PROCESSING by {} (attempt {}/{})", executor_id, task.attempts, task.max_attempts
+    )
 
 
 async def seen_idle(db: Database, *, executor_id: str, capabilities: dict[str, Any]) -> None:
     """An executor that polled and got nothing is still alive."""
+    if db.pool is not None:
+        await leases_pg.seen_idle(
+            db.pool, executor_id=executor_id, now=utcnow(), capabilities=capabilities
+        )
+        return
     async with db.transaction() as conn:
         await _touch_executor(
             conn, executor_id, now=utcnow(), capabilities=capabilities, current_task_id=None
         )
 
 
-async def leased_task(db: Database, *, task_id: str, lease_token: str | None) -> Task:
+async def leased_task(db: Database, *, task_id: str, lease_token: str | None) -> TaskRow:
     """The task, if `lease_token` is its current lease; else LeaseLost (or TaskNotFound)."""
-    async with db.transaction() as conn:
-        task = await _get(conn, task_id)
+    task = await queries.find_task(db, task_id)
     if task is None:
         raise TaskNotFound()
     return ensure_leased(task, lease_token)
 
 
-def ensure_leased(task: Task, lease_token: str | None) -> Task:
+def ensure_leased(task: TaskRow, lease_token: str | None) -> TaskRow:
     if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
         raise LeaseLost()
     return task
@@ -211,7 +231,7 @@ def _held(task_id: str, lease_token: str) -> tuple[Any, ...]:
 
 async def _end_lease(
     db: Database, stmt: Any, *, now: datetime, done: int = 0, failed: int = 0
-) -> Task:
+) -> TaskRow:
     """Runs a fenced UPDATE that ends the lease; LeaseLost when the lease was not held."""
     async with db.transaction() as conn:
         task = await _returning_one(conn, stmt)
@@ -241,11 +261,27 @@ async def renew_lease(
     now: datetime | None = None,
 ) -> Renewal:
     now = now or utcnow()
+    lease_expires_at = now + timedelta(seconds=lease_s)
+    if db.pool is not None:
+        renewed = await leases_pg.renew(
+            db.pool,
+            task_id=task_id,
+            lease_token=lease_token,
+            lease_expires_at=lease_expires_at,
+            progress=progress,
+            stage=stage,
+            message=message,
+            now=now,
+        )
+        if renewed is None:
+            raise LeaseLost()
+        executor_id, cancelled = renewed
+        if not cancelled:
+            return Renewal(lease_expires_at=lease_expires_at, cancel=False)
+        _cancelled_on_beat(task_id, executor_id)
+        return Renewal(lease_expires_at=now, cancel=True)
     owned = _held(task_id, lease_token)
-    values: dict[str, Any] = {
-        "lease_expires_at": now + timedelta(seconds=lease_s),
-        "updated_at": now,
-    }
+    values: dict[str, Any] = {"lease_expires_at": lease_expires_at, "updated_at": now}
     if progress is not None:
         values["progress"] = progress
     if stage is not None:
@@ -276,15 +312,43 @@ async def renew_lease(
         if task is None:
             raise LeaseLost()
         await _touch_executor(conn, task.executor_id, now=now, current_task_id=None)
-    _log(task_id, task.executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
+    _cancelled_on_beat(task_id, task.executor_id)
     return Renewal(lease_expires_at=now, cancel=True)
+
+
+def _cancelled_on_beat(task_id: str, executor_id: str | None) -> None:
+    _log(task_id, executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
 
 
 async def mark_finished(
     db: Database, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
-) -> Task:
+) -> TaskRow:
     now = utcnow()
-    stmt = (
+    if db.pool is not None:
+        finished = await leases_pg.finish(
+            db.pool,
+            task_id=task_id,
+            lease_token=lease_token,
+            key=key,
+            size=size,
+            sha256=sha256,
+            now=now,
+        )
+        if finished is None:
+            raise LeaseLost()
+        task = finished
+    else:
+        task = await _end_lease(
+            db, _finish_statement(task_id, lease_token, key, size, sha256, now), now=now, done=1
+        )
+    _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
+    return task
+
+
+def _finish_statement(
+    task_id: str, lease_token: str, key: str, size: int, sha256: str, now: datetime
+) -> Any:
+    return (
         update(TASKS)
         .where(*_held(task_id, lease_token))
         .values(
@@ -299,14 +363,11 @@ async def mark_finished(
             updated_at=now,
         )
     )
-    task = await _end_lease(db, stmt, now=now, done=1)
-    _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
-    return task
 
 
 async def mark_failed(
     db: Database, *, task_id: str, lease_token: str, error: str, retryable: bool
-) -> Task:
+) -> TaskRow:
     now = utcnow()
     if retryable:
         retry = TASKS.c.attempts < TASKS.c.max_attempts
@@ -332,7 +393,7 @@ async def mark_failed(
     return task
 
 
-async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[Task]:
+async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[TaskRow]:
     """Leases past their expiry: back to QUEUED, or ERROR past max attempts, or CANCELLED.
 
     One UPDATE, so several replicas may sweep at once without taking a task twice.
@@ -406,7 +467,7 @@ async def grant_restart_grace(db: Database, *, lease_s: float) -> int:
 # ---------------------------------------------------------------- client side
 
 
-async def request_cancel(db: Database, *, task_id: str) -> Task:
+async def request_cancel(db: Database, *, task_id: str) -> TaskRow:
     now = utcnow()
     async with db.transaction() as conn:
         task = await _returning_one(
@@ -451,7 +512,7 @@ async def delete_task(db: Database, *, task_id: str) -> None:
     raise InvalidTransition(f"task is {current.status}: cancel it before deleting it")
 
 
-async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[Task]:
+async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[TaskRow]:
     """Retention: ended tasks whose files are due for removal (the rows stay)."""
     stmt = (
         update(TASKS)

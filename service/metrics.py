@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.models import Task
+from service.models import TaskRow
 
 
 class Metrics:
@@ -26,7 +26,7 @@ class Metrics:
             "sorawm_executors_online", "Executors seen recently", registry=self.registry
         )
 
-    def task_ended(self, task: Task) -> None:
+    def task_ended(self, task: TaskRow) -> None:
         if task.started_at is not None and task.finished_at is not None:
             seconds = (task.finished_at - task.started_at).total_seconds()
             self.task_duration.labels(status=task.status).observe(max(seconds, 0.0))

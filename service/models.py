@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,8 +53,56 @@ class Task(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
-def task_from_row(row: Any) -> Task:
-    return Task.model_validate(dict(row._mapping))
+@dataclass(slots=True)
+class TaskRow:
+    """A row of `tasks` as the code reads it: the table's columns, nothing more.
+
+    Not the SQLModel class: building that through pydantic validation and SQLAlchemy's
+    attribute instrumentation cost ~0.1 ms per row, a third of a claim cycle's budget; rows come
+    typed from the database. `tests/service/test_models.py` keeps both column lists equal.
+    """
+
+    id: str
+    status: str
+    owner: str
+    progress: float
+    stage: str | None
+    message: str | None
+    error: str | None
+    attempts: int
+    max_attempts: int
+    lease_token: str | None
+    lease_expires_at: datetime | None
+    executor_id: str | None
+    cancel_requested: bool
+    options: dict[str, Any]
+    input_filename: str | None
+    input_path: str | None
+    input_size: int | None
+    input_sha256: str | None
+    input_meta: dict[str, Any]
+    result_path: str | None
+    result_size: int | None
+    result_sha256: str | None
+    files_purged: bool
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+TASK_ROW_FIELDS = tuple(field.name for field in fields(TaskRow))
+
+
+def new_task(*, id: str, owner: str, max_attempts: int) -> TaskRow:
+    """A task as it is first inserted: the table model's defaults."""
+    return TaskRow(**Task(id=id, owner=owner, max_attempts=max_attempts).model_dump())
+
+
+def task_from_row(row: Any) -> TaskRow:
+    """From a SQLAlchemy row (or any mapping of the columns, e.g. an asyncpg record)."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return TaskRow(*(mapping[name] for name in TASK_ROW_FIELDS))
 
 
 class Executor(SQLModel, table=True):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from service import leases_pg
 from service.db import Database
 from service.errors import BadUpload, TaskNotFound
 from service.models import (
@@ -17,7 +18,7 @@ from service.models import (
     TASKS,
     Executor,
     LogRecord,
-    Task,
+    TaskRow,
     task_from_row,
     utcnow,
 )
@@ -25,16 +26,23 @@ from service.views import aware
 from shared.contract import LogLevel, TaskStatus
 
 
-async def get_task(db: Database, task_id: str, *, owner: str | None = None) -> Task:
-    """The task; `owner` set hides other owners' tasks as if they did not exist."""
+async def find_task(db: Database, task_id: str) -> TaskRow | None:
+    if db.pool is not None:
+        return await leases_pg.get(db.pool, task_id)
     async with db.transaction() as conn:
         row = (await conn.execute(select(TASKS).where(TASKS.c.id == task_id))).first()
-    if row is None or (owner is not None and row.owner != owner):
+    return task_from_row(row) if row is not None else None
+
+
+async def get_task(db: Database, task_id: str, *, owner: str | None = None) -> TaskRow:
+    """The task; `owner` set hides other owners' tasks as if they did not exist."""
+    task = await find_task(db, task_id)
+    if task is None or (owner is not None and task.owner != owner):
         raise TaskNotFound()
-    return task_from_row(row)
+    return task
 
 
-def _encode_cursor(task: Task) -> str:
+def _encode_cursor(task: TaskRow) -> str:
     raw = f"{task.created_at.isoformat()}|{task.id}".encode()
     return base64.urlsafe_b64encode(raw).decode()
 
@@ -54,7 +62,7 @@ async def list_tasks(
     status: TaskStatus | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Task], str | None]:
+) -> tuple[list[TaskRow], str | None]:
     """Newest first; the cursor is the last row's (created_at, id), so pages never overlap."""
     stmt = select(TASKS).order_by(TASKS.c.created_at.desc(), TASKS.c.id.desc()).limit(limit + 1)
     if owner is not None:

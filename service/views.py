@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.models import Executor, LogRecord, Task
+from service.models import Executor, LogRecord, TaskRow
 from shared.contract import (
     ExecutorPublic,
     FileInfo,
@@ -30,7 +30,7 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def task_public(task: Task) -> TaskPublic:
+def task_public(task: TaskRow) -> TaskPublic:
     input_info = None
     if task.input_sha256 is not None and task.input_size is not None:
         meta = task.input_meta or {}

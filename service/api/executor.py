@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from service import leases, queries
 from service.auth import ExecutorDep
 from service.errors import HashMismatch, LeaseLost
-from service.models import Task
+from service.models import TaskRow
 from service.ranges import file_response
 from service.state import AppState, StateDep
 from service.views import aware
@@ -69,7 +69,7 @@ async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimRes
     return Response(status_code=204)
 
 
-def _claim_response(task: Task, state: AppState) -> ClaimResponse:
+def _claim_response(task: TaskRow, state: AppState) -> ClaimResponse:
     assert task.lease_token and task.lease_expires_at and task.input_size and task.input_sha256
     return ClaimResponse(
         task_id=task.id,
@@ -159,8 +159,9 @@ async def upload_result(
     try:
         async for chunk in request.stream():
             writer.write(chunk)
+            await writer.drain()
     except BaseException:
-        writer.discard()
+        await writer.discard()
         raise
     stored = await writer.commit()
     if stored.sha256 != expected:
@@ -184,7 +185,7 @@ async def upload_result(
     return _ack(task)
 
 
-def _already_finished_by(task: Task, lease_token: str | None, sha256: str) -> bool:
+def _already_finished_by(task: TaskRow, lease_token: str | None, sha256: str) -> bool:
     return (
         task.status == TaskStatus.FINISHED.value
         and lease_token is not None
@@ -193,7 +194,7 @@ def _already_finished_by(task: Task, lease_token: str | None, sha256: str) -> bo
     )
 
 
-def _ack(task: Task) -> ResultAck:
+def _ack(task: TaskRow) -> ResultAck:
     assert task.result_size is not None and task.result_sha256 is not None
     return ResultAck(
         task_id=task.id,

@@ -13,7 +13,7 @@ from service import leases, queries
 from service.auth import ClientDep, Principal
 from service.errors import FilesGone, ResultNotReady, TaskNotFound
 from service.intake import receive_video
-from service.models import Task
+from service.models import TaskRow
 from service.ranges import file_response
 from service.state import AppState, StateDep
 from service.views import task_public
@@ -34,7 +34,7 @@ def owner_scope(principal: Principal) -> str | None:
     return None if principal.is_admin else principal.owner
 
 
-async def submit(request: Request, state: AppState, principal: Principal, field: str) -> Task:
+async def submit(request: Request, state: AppState, principal: Principal, field: str) -> TaskRow:
     return await receive_video(
         request,
         file_field=field,
@@ -95,7 +95,7 @@ async def get_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskP
     return task_public(await queries.get_task(state.db, task_id, owner=owner_scope(principal)))
 
 
-async def result_response(request: Request, state: AppState, task: Task) -> Response:
+async def result_response(request: Request, state: AppState, task: TaskRow) -> Response:
     if task.status != TaskStatus.FINISHED.value:
         raise ResultNotReady(f"the result is not ready: task is {task.status}")
     if task.files_purged or task.result_path is None or not state.store.exists(task.result_path):

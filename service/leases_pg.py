@@ -1,0 +1,175 @@
+"""The executor's hot transitions on PostgreSQL: one hand-written statement each, over the raw
+asyncpg pool (`Database.pool`), with the executor's bookkeeping folded into the same statement.
+
+Each statement does exactly what its SQLAlchemy twin in `service.leases` does on SQLite — the
+same from-state and lease token in the `WHERE`, so a stale lease matches no row (→ 409) and a
+task is finished exactly once — but in one round trip and one commit. The executor row is
+upserted by a data-modifying CTE (`INSERT … ON CONFLICT DO UPDATE`), which leaves it as the
+UPDATE-then-INSERT of `leases._touch_executor` would.
+
+`leases` calls these when the pool exists; nothing else should.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.models import TaskRow, task_from_row
+from shared.contract import TaskStatus
+
+QUEUED = TaskStatus.QUEUED.value
+PROCESSING = TaskStatus.PROCESSING.value
+
+
+def _upsert_executor(source: str, *, store_capabilities: str = "false") -> str:
+    """`executors` upsert fed by the row of `source` (a CTE with columns executor_id, seen,
+    current_task_id, capabilities, done, failed; no row: nothing happens). Capabilities are
+    replaced only when `store_capabilities` (an SQL boolean) holds; done/failed add up."""
+    return f"""
+    INSERT INTO executors AS e (id, last_seen, current_task_id, capabilities, done, failed)
+    SELECT executor_id, seen, current_task_id, capabilities, done, failed
+    FROM {source} WHERE executor_id IS NOT NULL
+    ON CONFLICT (id) DO UPDATE SET
+        last_seen = excluded.last_seen,
+        current_task_id = excluded.current_task_id,
+        capabilities = CASE WHEN {store_capabilities}
+                            THEN excluded.capabilities ELSE e.capabilities END,
+        done = e.done + excluded.done,
+        failed = e.failed + excluded.failed
+    """
+
+
+# QUEUED → PROCESSING: the oldest queued row nobody else holds ($1 executor, $2 token,
+# $3 lease expiry, $4 now, $5 capabilities, $6 whether to store them)
+CLAIM = f"""
+WITH claimed AS (
+    UPDATE tasks SET
+        status = '{PROCESSING}', attempts = attempts + 1, lease_token = $2,
+        lease_expires_at = $3, executor_id = $1, progress = 0, stage = 'claimed',
+        message = NULL, started_at = $4, updated_at = $4
+    WHERE id = (
+        SELECT id FROM tasks WHERE status = '{QUEUED}'
+        ORDER BY created_at, id LIMIT 1
+        FOR UPDATE SKIP LOCKED  -- several replicas and executors claim at once
+    ) AND status = '{QUEUED}'
+    RETURNING *
+), seen AS (
+    SELECT $1::varchar AS executor_id, $4::timestamptz AS seen,
+           (SELECT id FROM claimed) AS current_task_id, $5::json AS capabilities,
+           0 AS done, 0 AS failed
+), touched AS ({_upsert_executor("seen", store_capabilities="$6::boolean")})
+SELECT * FROM claimed
+"""
+
+# an executor that polled and found nothing ($1 executor, $2 now, $3 capabilities, $4 store)
+SEEN_IDLE = f"""
+WITH seen AS (
+    SELECT $1::varchar AS executor_id, $2::timestamptz AS seen,
+           NULL::varchar AS current_task_id, $3::json AS capabilities, 0 AS done, 0 AS failed
+)
+{_upsert_executor("seen", store_capabilities="$4::boolean")}
+"""
+
+# PROCESSING → PROCESSING (lease extended, progress stored), or PROCESSING → CANCELLED when a
+# cancel was asked: this beat tells the executor. ($1 task, $2 token, $3 new expiry,
+# $4 progress, $5 stage, $6 message — NULL keeps the stored one — $7 now)
+RENEW = f"""
+WITH beat AS (
+    UPDATE tasks SET
+        status = CASE WHEN cancel_requested THEN '{TaskStatus.CANCELLED.value}' ELSE status END,
+        lease_expires_at = CASE WHEN cancel_requested THEN NULL ELSE $3::timestamptz END,
+        progress = CASE WHEN cancel_requested THEN progress ELSE coalesce($4::float8, progress) END,
+        stage = CASE WHEN cancel_requested THEN 'cancelled' ELSE coalesce($5::varchar, stage) END,
+        message = CASE WHEN cancel_requested THEN message ELSE coalesce($6::text, message) END,
+        finished_at = CASE WHEN cancel_requested THEN $7::timestamptz ELSE finished_at END,
+        updated_at = $7::timestamptz
+    WHERE id = $1 AND status = '{PROCESSING}' AND lease_token = $2
+    RETURNING id, executor_id, cancel_requested
+), seen AS (
+    SELECT executor_id, $7::timestamptz AS seen,
+           CASE WHEN cancel_requested THEN NULL ELSE id END AS current_task_id,
+           '{{}}'::json AS capabilities, 0 AS done, 0 AS failed
+    FROM beat
+), touched AS ({_upsert_executor("seen")})
+SELECT executor_id, cancel_requested FROM beat
+"""
+
+# PROCESSING → FINISHED under this lease ($1 task, $2 token, $3 key, $4 size, $5 sha256, $6 now)
+FINISH = f"""
+WITH done AS (
+    UPDATE tasks SET
+        status = '{TaskStatus.FINISHED.value}', progress = 100, stage = 'finished',
+        result_path = $3, result_size = $4, result_sha256 = $5,
+        lease_expires_at = NULL, finished_at = $6, updated_at = $6
+    WHERE id = $1 AND status = '{PROCESSING}' AND lease_token = $2
+    RETURNING *
+), seen AS (
+    SELECT executor_id, $6::timestamptz AS seen, NULL::varchar AS current_task_id,
+           '{{}}'::json AS capabilities, 1 AS done, 0 AS failed
+    FROM done
+), touched AS ({_upsert_executor("seen")})
+SELECT * FROM done
+"""
+
+GET = "SELECT * FROM tasks WHERE id = $1"
+
+
+async def claim(
+    pool: asyncpg.Pool,
+    *,
+    executor_id: str,
+    lease_token: str,
+    lease_expires_at: datetime,
+    now: datetime,
+    capabilities: dict[str, Any],
+) -> TaskRow | None:
+    row = await pool.fetchrow(
+        CLAIM, executor_id, lease_token, lease_expires_at, now, capabilities, bool(capabilities)
+    )
+    return task_from_row(row) if row is not None else None
+
+
+async def seen_idle(
+    pool: asyncpg.Pool, *, executor_id: str, now: datetime, capabilities: dict[str, Any]
+) -> None:
+    await pool.execute(SEEN_IDLE, executor_id, now, capabilities, bool(capabilities))
+
+
+async def renew(
+    pool: asyncpg.Pool,
+    *,
+    task_id: str,
+    lease_token: str,
+    lease_expires_at: datetime,
+    progress: float | None,
+    stage: str | None,
+    message: str | None,
+    now: datetime,
+) -> tuple[str | None, bool] | None:
+    """(executor id, cancelled) when the lease was held; None when it was not."""
+    row = await pool.fetchrow(
+        RENEW, task_id, lease_token, lease_expires_at, progress, stage, message, now
+    )
+    return None if row is None else (row["executor_id"], row["cancel_requested"])
+
+
+async def finish(
+    pool: asyncpg.Pool,
+    *,
+    task_id: str,
+    lease_token: str,
+    key: str,
+    size: int,
+    sha256: str,
+    now: datetime,
+) -> TaskRow | None:
+    row = await pool.fetchrow(FINISH, task_id, lease_token, key, size, sha256, now)
+    return task_from_row(row) if row is not None else None
+
+
+async def get(pool: asyncpg.Pool, task_id: str) -> TaskRow | None:
+    row = await pool.fetchrow(GET, task_id)
+    return task_from_row(row) if row is not None else None
