@@ -11,6 +11,7 @@ from loguru import logger
 from executor.engine.errors import VideoError
 from executor.engine.inpaint import NAMES, Cancelled, InpainterError
 from executor.engine.pipeline import DetectorUnavailable, load_boxes, remove_watermark
+from executor.engine.writer import DEFAULT_PRESET
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -53,7 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--crf", type=int, default=18, help="x264 quality of the output, 0-51, lower is better"
     )
     parser.add_argument(
-        "--preset", default="medium", help="x264 preset: ultrafast ... veryslow (default medium)"
+        "--preset",
+        default=DEFAULT_PRESET,
+        help=f"x264 preset: ultrafast ... veryslow (default {DEFAULT_PRESET}); slower presets "
+        "make smaller files at the same --crf quality",
     )
     parser.add_argument(
         "--boxes",

@@ -30,7 +30,7 @@ from executor.engine.inpaint.base import check_cancel
 from executor.engine.inpaint.motion import CameraPath, MotionEstimator
 from executor.engine.probe import VideoInfo, probe
 from executor.engine.reader import VideoReader
-from executor.engine.writer import VideoWriter
+from executor.engine.writer import DEFAULT_PRESET, VideoWriter
 
 if TYPE_CHECKING:
     from executor.engine.detect import Detector
@@ -79,7 +79,7 @@ def remove_watermark(
     detector_weights: str | Path | None = None,
     lama_model: str | Path | None = None,
     crf: int = 18,
-    preset: str = "medium",
+    preset: str = DEFAULT_PRESET,
     boxes: RawBoxes | None = None,
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
@@ -112,12 +112,17 @@ def remove_watermark(
             boxes, width=info.width, height=info.height, frames=frames, margin=margin
         )
     else:
-        motion = MotionEstimator() if painter.uses_motion else None
         if detector is None:
             detector = load_detector(detector_weights, device)
-        plan = _detect(src, info, detector, bar, should_cancel, motion)
-        if motion is not None:
-            camera = motion.finish()
+        # The camera path is estimated in the detection pass, beside the detector.
+        motion = MotionEstimator(background=True) if painter.uses_motion else None
+        try:
+            plan = _detect(src, info, detector, bar, should_cancel, motion)
+            if motion is not None:
+                camera = motion.finish()
+        finally:
+            if motion is not None:
+                motion.close()
     seconds["detect"] = time.perf_counter() - started
     logger.info("{}: {} mark segments", src.name, len(plan.segments))
 

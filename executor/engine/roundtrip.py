@@ -14,7 +14,7 @@ from loguru import logger
 from executor.engine.errors import VideoError
 from executor.engine.frames import Frame
 from executor.engine.reader import VideoReader
-from executor.engine.writer import VideoWriter
+from executor.engine.writer import DEFAULT_PRESET, VideoWriter
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def copy_video(
     target: str | Path,
     *,
     crf: int = 18,
-    preset: str = "medium",
+    preset: str = DEFAULT_PRESET,
     via: Literal["yuv", "rgb"] = "yuv",
     measure: bool = True,
 ) -> CopyReport:

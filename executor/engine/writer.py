@@ -23,6 +23,11 @@ from executor.engine.errors import OutputError, UnsupportedInput, VideoError
 from executor.engine.frames import Frame
 from executor.engine.probe import VideoInfo
 
+# x264 speed/size trade-off. veryfast: at crf 18 the picture is as good as with medium
+# (the crf sets the quality; the preset mostly the file size, ~20% larger here) at about
+# twice the speed, and the encode is most of the engine's time on a CPU.
+DEFAULT_PRESET = "veryfast"
+
 # Containers whose index can be moved to the front so players start before the download ends.
 _FASTSTART_SUFFIXES = {".mp4", ".m4v", ".mov"}
 
@@ -41,7 +46,7 @@ class VideoWriter:
         rotation: int = 0,
         colour: ColourTags | None = None,
         crf: int = 18,
-        preset: str = "medium",
+        preset: str = DEFAULT_PRESET,
         audio_from: str | Path | None = None,
         odd_size: str = "pad",
     ) -> None:
@@ -75,7 +80,7 @@ class VideoWriter:
 
     @classmethod
     def like(
-        cls, info: VideoInfo, path: str | Path, *, crf: int = 18, preset: str = "medium"
+        cls, info: VideoInfo, path: str | Path, *, crf: int = 18, preset: str = DEFAULT_PRESET
     ) -> VideoWriter:
         """A writer that matches an input: size, rate, time base, rotation, colour, audio."""
         return cls(

@@ -10,8 +10,10 @@ the identity is declared static: exactly the identity, so fills are bit-stable o
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -33,12 +35,17 @@ class CameraPath:
 
     matrices: list[np.ndarray]
     static: bool
+    _inverses: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # warp() runs for every (frame, candidate source) pair: invert each matrix once.
+        self._inverses = [np.linalg.inv(matrix) for matrix in self.matrices]
 
     def warp(self, t: int, u: int) -> np.ndarray:
         """2x3 affine mapping frame t's pixel coordinates to frame u's."""
         if self.static or t == u:
             return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-        return (self.matrices[u] @ np.linalg.inv(self.matrices[t]))[:2]
+        return (self.matrices[u] @ self._inverses[t])[:2]
 
     def map_box(self, t: int, u: int, box: Box) -> tuple[float, float, float, float]:
         """Bounding box (floats) in frame u of `box` in frame t."""
@@ -75,23 +82,50 @@ def estimate_path(
 
 class MotionEstimator:
     """The camera path built frame by frame: `add` each frame's luma in order with where the
-    mark is (kept out of the feature tracking), then `finish`."""
+    mark is (kept out of the feature tracking), then `finish`.
 
-    def __init__(self) -> None:
+    With `background=True` the tracking runs on a worker thread (OpenCV releases the GIL), so
+    it overlaps whatever the caller does between frames, such as running the detector;
+    `add` waits only when the worker falls `_BACKLOG` frames behind.
+    """
+
+    _BACKLOG = 32
+
+    def __init__(self, *, background: bool = False) -> None:
         self._estimator: _Estimator | None = None
         self._matrices: list[np.ndarray] = []
+        self._pool = ThreadPoolExecutor(1, "motion") if background else None
+        self._pending: deque[Future[None]] = deque()
 
     def add(self, luma: np.ndarray, mark: Box | None) -> None:
+        if self._pool is None:
+            self._add(luma, mark)
+            return
+        while len(self._pending) >= self._BACKLOG:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._add, luma, mark))
+
+    def _add(self, luma: np.ndarray, mark: Box | None) -> None:
         if self._estimator is None:
             self._estimator = _Estimator(luma.shape[1], luma.shape[0])
         self._matrices.append(self._estimator.add(luma, mark))
 
     def finish(self) -> CameraPath:
+        self.close()
         if self._estimator is None:
             raise ValueError("no frames were added")
         smoothed = _smooth(self._matrices, sigma=2.0)
         static = _is_static(smoothed, self._estimator.width, self._estimator.height)
         return CameraPath(matrices=smoothed, static=static)
+
+    def close(self) -> None:
+        """Wait for the worker (re-raising its error) and stop it."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Estimator:
