@@ -8,8 +8,8 @@ portrait / landscape, one clip without a mark, one with audio), runs the engine 
 and compares it in the same run with: doing nothing, OpenCV TELEA given the true boxes, and
 the ceiling (the clean clip through the same encode). Metrics per clip:
 
-- detection recall / precision per frame at IoU >= 0.5 (the raw Detector, before tracking;
-  "n/a" when no detector is installed);
+- detection recall / precision per frame at IoU >= 0.5 of the box the engine uses (sampling
+  scanner + tracker, before dilation; "n/a" when no detector is installed);
 - PSNR and SSIM (luma) inside the dilated mark boxes against the clean clip;
 - PSNR outside the boxes against the input (damage), next to the ceiling's (the input
   re-encoded alone);
@@ -219,32 +219,28 @@ def flicker(frames: list[np.ndarray], plan: MarkPlan) -> float:
 
 
 def detection_scores(marked: Path, boxes: list[list[int] | None]) -> tuple[float, float] | None:
-    """Per-frame recall and precision of the raw detector at IoU >= 0.5, or None."""
+    """Per-frame recall and precision at IoU >= 0.5 of where the engine puts the mark (the
+    sampling scanner + tracker, before dilation), or None without a detector."""
     try:
-        from executor.engine.detect import Detector
+        from executor.engine.pipeline import load_detector
+        from executor.engine.track import track
+        from executor.engine.train.evaluate import detect_video
     except ImportError:
         return None
     try:
-        detector = Detector(device="auto")
-    except Exception as error:  # no weights shipped yet, no ultralytics...
+        detector = load_detector(device="auto")
+    except Exception as error:  # no weights shipped, no ultralytics...
         logger.warning("detector unavailable: {}", error)
         return None
+    detections, fps, _ = detect_video(detector, marked)
+    info = probe(marked)
+    found = track(detections, width=info.width, height=info.height, fps=fps).detected_boxes
     true_pos = false_pos = false_neg = 0
-    batch: list[np.ndarray] = []
-    found: list[list[Any]] = []
-    with VideoReader(marked) as reader:
-        for frame in reader:
-            batch.append(frame.rgb())
-            if len(batch) == 16:
-                found += detector.detect(batch)
-                batch = []
-    if batch:
-        found += detector.detect(batch)
-    for truth, detections in zip(boxes, found, strict=False):
-        hits = [d for d in detections if truth is not None and iou(d.box, truth) >= 0.5]
-        true_pos += 1 if hits else 0
-        false_neg += 1 if truth is not None and not hits else 0
-        false_pos += len(detections) - (1 if hits else 0)
+    for truth, box in zip(boxes, found, strict=False):
+        hit = truth is not None and box is not None and iou(box, truth) >= 0.5
+        true_pos += hit
+        false_neg += truth is not None and not hit
+        false_pos += box is not None and not hit
     recall = true_pos / max(1, true_pos + false_neg) if any(boxes) else math.nan
     precision = true_pos / max(1, true_pos + false_pos)
     return recall, precision

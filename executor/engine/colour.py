@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import ColorRange, Interpolation
 
@@ -141,34 +142,46 @@ def _coefficients(tags: ColourTags, width: int, height: int) -> tuple[float, flo
 def yuv_to_rgb(
     y: np.ndarray, u: np.ndarray, v: np.ndarray, tags: ColourTags, frame_size: tuple[int, int]
 ) -> np.ndarray:
-    """Full-resolution Y, U, V (same shape) to RGB uint8 with the tagged matrix and range."""
-    kr, kb = _coefficients(tags, *frame_size)
-    kg = 1.0 - kr - kb
-    if tags.full_range:
-        luma = y.astype(np.float32) / 255.0
-        cb = (u.astype(np.float32) - 128.0) / 255.0
-        cr = (v.astype(np.float32) - 128.0) / 255.0
-    else:
-        luma = (y.astype(np.float32) - 16.0) / 219.0
-        cb = (u.astype(np.float32) - 128.0) / 224.0
-        cr = (v.astype(np.float32) - 128.0) / 224.0
-    r = luma + 2.0 * (1.0 - kr) * cr
-    b = luma + 2.0 * (1.0 - kb) * cb
-    g = (luma - kr * r - kb * b) / kg
-    rgb = np.stack([r, g, b], axis=-1) * 255.0
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    """Full-resolution Y, U, V (same shape) to RGB uint8 with the tagged matrix and range.
+
+    One affine 3x3 transform (cv2.transform, rounding and saturating like np.rint + clip):
+    ~10x faster than the same arithmetic plane by plane in numpy."""
+    yuv = cv2.merge([np.ascontiguousarray(p, dtype=np.uint8) for p in (y, u, v)])
+    return cv2.transform(yuv, _yuv_to_rgb_matrix(tags, frame_size))  # type: ignore[no-any-return]
 
 
 def rgb_to_yuv(
     rgb: np.ndarray, tags: ColourTags, frame_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB uint8 to full-resolution float Y, U, V (not yet rounded or subsampled)."""
+    matrix = np.linalg.inv(_yuv_to_rgb_affine(tags, frame_size))[:3]
+    yuv = cv2.transform(np.ascontiguousarray(rgb).astype(np.float32), matrix.astype(np.float32))
+    luma, cb, cr = cv2.split(yuv)
+    return luma, cb, cr
+
+
+def _yuv_to_rgb_affine(tags: ColourTags, frame_size: tuple[int, int]) -> np.ndarray:
+    """4x4 affine matrix taking (Y, U, V, 1) in code values to (R, G, B, 1) in 0..255."""
     kr, kb = _coefficients(tags, *frame_size)
     kg = 1.0 - kr - kb
-    r, g, b = (rgb[..., i].astype(np.float32) / 255.0 for i in range(3))
-    luma = kr * r + kg * g + kb * b
-    cb = (b - luma) / (2.0 * (1.0 - kb))
-    cr = (r - luma) / (2.0 * (1.0 - kr))
     if tags.full_range:
-        return luma * 255.0, cb * 255.0 + 128.0, cr * 255.0 + 128.0
-    return luma * 219.0 + 16.0, cb * 224.0 + 128.0, cr * 224.0 + 128.0
+        luma_scale, chroma_scale, black = 1 / 255.0, 1 / 255.0, 0.0
+    else:
+        luma_scale, chroma_scale, black = 1 / 219.0, 1 / 224.0, 16.0
+    # (R, G, B) from (luma 0..1, Cb, Cr -0.5..0.5)
+    mix = np.array(
+        [
+            [1.0, 0.0, 2.0 * (1.0 - kr)],
+            [1.0, -2.0 * (1.0 - kb) * kb / kg, -2.0 * (1.0 - kr) * kr / kg],
+            [1.0, 2.0 * (1.0 - kb), 0.0],
+        ]
+    )
+    linear = 255.0 * mix @ np.diag([luma_scale, chroma_scale, chroma_scale])
+    affine = np.eye(4)
+    affine[:3, :3] = linear
+    affine[:3, 3] = -linear @ np.array([black, 128.0, 128.0])
+    return affine
+
+
+def _yuv_to_rgb_matrix(tags: ColourTags, frame_size: tuple[int, int]) -> np.ndarray:
+    return _yuv_to_rgb_affine(tags, frame_size)[:3].astype(np.float32)

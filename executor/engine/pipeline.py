@@ -8,9 +8,12 @@ memory: decoding is cheap next to encoding.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,8 @@ class Report:
     inpainter: str
     detected: bool  # False when the caller gave the boxes
     segments: list[Segment]
+    # wall seconds per pass: detect (+ camera motion), inpaint (its preparation), encode
+    # (the last pass: decode, repaint and encode, overlapped)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -140,8 +145,9 @@ def remove_watermark(
     frames_written, fill_seconds = _encode(
         src, dst, info, plan, painter.fill, crf, preset, bar, should_cancel
     )
-    seconds["inpaint"] += fill_seconds
-    seconds["encode"] = time.perf_counter() - started - fill_seconds
+    # Wall time of the last pass; the repainting overlaps it (its own time is logged).
+    seconds["encode"] = time.perf_counter() - started
+    logger.debug("repainting took {:.2f}s beside the encoder", fill_seconds)
     bar.finish()
     report = Report(
         frames=frames_written,
@@ -267,32 +273,89 @@ def _encode(
     bar: _ProgressBar,
     should_cancel: Callable[[], bool] | None,
 ) -> tuple[int, float]:
-    """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling)."""
+    """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).
+
+    Two stages: a worker thread decodes and repaints batch k+1 while this thread hands batch
+    k to the encoder (FFmpeg decodes and encodes without the GIL), so the repaint costs
+    little wall time on top of the encode."""
     total = max(1, info.frame_count)
-    fill_seconds = 0.0
-    batch: list[Frame] = []
-    with VideoReader(src) as reader, VideoWriter.like(info, dst, crf=crf, preset=preset) as writer:
-
-        def flush() -> None:
-            nonlocal fill_seconds
-            started = time.perf_counter()
-            fill(batch, plan)
-            fill_seconds += time.perf_counter() - started
-            for frame in batch:
-                writer.write(frame)
-            batch.clear()
-            bar.update("encode", writer.frames_written / total)
-
-        for frame in reader:
-            batch.append(frame)
-            if len(batch) == BATCH:
+    with VideoWriter.like(info, dst, crf=crf, preset=preset) as writer:
+        with _Repainter(src, plan, fill) as repainted:
+            for batch in repainted:
                 check_cancel(should_cancel)
-                flush()
-        check_cancel(should_cancel)
-        if batch:
-            flush()
+                for frame in batch:
+                    writer.write(frame)
+                bar.update("encode", writer.frames_written / total)
+            check_cancel(should_cancel)
+            fill_seconds = repainted.fill_seconds
         frames = writer.frames_written
     return frames, fill_seconds
+
+
+class _Repainter:
+    """Decodes `src` and repaints it batch by batch on a worker thread, `_AHEAD` batches
+    ahead of the consumer; iterate it inside a with block (leaving stops the worker)."""
+
+    _AHEAD = 2
+    _DONE = object()
+
+    def __init__(
+        self, src: Path, plan: MarkPlan, fill: Callable[[Sequence[Frame], MarkPlan], None]
+    ) -> None:
+        self.src, self.plan, self.fill = src, plan, fill
+        self.fill_seconds = 0.0
+        self._queue: queue.Queue[object] = queue.Queue(self._AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="repaint", daemon=True)
+
+    def __enter__(self) -> _Repainter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a worker waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[list[Frame]]:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def _work(self) -> None:
+        try:
+            batch: list[Frame] = []
+            with VideoReader(self.src) as reader:
+                for frame in reader:
+                    batch.append(frame)
+                    if len(batch) == BATCH:
+                        self._hand_over(batch)
+                        batch = []
+                    if self._stop.is_set():
+                        return
+            if batch:
+                self._hand_over(batch)
+            self._put(self._DONE)
+        except BaseException as error:  # re-raised in the consumer's thread
+            self._put(error)
+
+    def _hand_over(self, batch: list[Frame]) -> None:
+        started = time.perf_counter()
+        self.fill(batch, self.plan)
+        self.fill_seconds += time.perf_counter() - started
+        self._put(batch)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.1)
+                return
 
 
 class _ProgressBar:

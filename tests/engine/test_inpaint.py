@@ -14,7 +14,7 @@ from executor.engine.colour import ColourTags
 from executor.engine.frames import Frame
 from executor.engine.inpaint import InpainterError, MarkPlan, make_inpainter
 from executor.engine.inpaint.base import composite
-from executor.engine.inpaint.motion import estimate_path
+from executor.engine.inpaint.motion import MotionEstimator, estimate_path
 from executor.engine.writer import VideoWriter
 
 BT709 = ColourTags(range=1, matrix=1, primaries=1, transfer=1)
@@ -136,3 +136,22 @@ def test_camera_path_static_and_pan(tmp_path: Path) -> None:
     # Content moves left by 3 px per frame: a point of frame 0 is 33 px further left at 11.
     dx = pan.warp(0, 11)[0, 2]
     assert abs(dx + 33) < 1.5
+
+
+def test_camera_path_on_a_worker_thread_is_the_same_path(tmp_path: Path) -> None:
+    canvas = np.kron(
+        np.random.default_rng(4).uniform(0, 255, size=(40, 60)), np.ones((6, 6))
+    ).astype(np.uint8)
+    lumas = [np.ascontiguousarray(canvas[20:116, 10 + 2 * i : 170 + 2 * i]) for i in range(40)]
+    inline, background = MotionEstimator(), MotionEstimator(background=True)
+    for luma in lumas:
+        inline.add(luma, (10, 10, 40, 30))
+        background.add(luma, (10, 10, 40, 30))
+    a, b = inline.finish(), background.finish()
+    assert a.static == b.static is False
+    assert all(np.array_equal(x, y) for x, y in zip(a.matrices, b.matrices, strict=True))
+
+
+def test_a_camera_path_needs_frames() -> None:
+    with pytest.raises(ValueError, match="no frames"):
+        MotionEstimator(background=True).finish()
