@@ -28,7 +28,11 @@ class DatabaseLogSink:
         self.dropped = 0
 
     def install(self) -> None:
-        self._sink_id = logger.add(self._write, level=self._level, filter=_not_about_itself)
+        # format "{message}": loguru formats every line for every sink, and this one reads
+        # only the record, so the default format's time and source rendering would be waste
+        self._sink_id = logger.add(
+            self._write, level=self._level, format="{message}", filter=_not_about_itself
+        )
 
     def remove(self) -> None:
         if self._sink_id is not None:

@@ -48,7 +48,15 @@ async def delete_before(db: Database, cutoff: datetime) -> int:
 
 async def insert_records(db: Database, rows: Iterable[dict[str, object]]) -> int:
     batch = list(rows)
-    if batch:
-        async with db.transaction() as conn:
-            await conn.execute(insert(LOGS), batch)
+    if not batch:
+        return 0
+    if db.pool is not None:
+        # PostgreSQL: COPY costs about half the CPU per row of an executemany INSERT
+        columns = list(batch[0])
+        await db.pool.copy_records_to_table(
+            LOGS.name, records=[tuple(row[c] for c in columns) for row in batch], columns=columns
+        )
+        return len(batch)
+    async with db.transaction() as conn:
+        await conn.execute(insert(LOGS), batch)
     return len(batch)

@@ -24,7 +24,7 @@ CHUNK = 1024 * 1024
 # uploads are handed to the writer thread this many bytes at a time
 FLUSH_BYTES = 4 * CHUNK
 # downloads are read this many bytes at a time (one block read ahead)
-READ_BYTES = 4 * CHUNK
+READ_BYTES = CHUNK
 _TASK_ID = re.compile(r"^[0-9a-f]{32}$")
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
