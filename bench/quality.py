@@ -242,7 +242,8 @@ def detection_scores(marked: Path, boxes: list[list[int] | None]) -> tuple[float
         false_neg += truth is not None and not hit
         false_pos += box is not None and not hit
     recall = true_pos / max(1, true_pos + false_neg) if any(boxes) else math.nan
-    precision = true_pos / max(1, true_pos + false_pos)
+    predicted = true_pos + false_pos
+    precision = true_pos / predicted if predicted else math.nan  # n/a: nothing found
     return recall, precision
 
 

@@ -57,6 +57,30 @@ def engine_arguments(settings: ExecutorSettings, options: dict[str, Any]) -> dic
     return arguments
 
 
+class WarmDetector:
+    """The watermark detector, loaded on the first task and kept for the next ones (loading
+    the weights and importing torch take seconds; a task of a short clip is not much more).
+    Thread-safe; a detector that cannot load is not kept, so the task's own run reports why."""
+
+    def __init__(self, settings: ExecutorSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._detector: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._detector is None:
+                from executor.engine.pipeline import DetectorUnavailable, load_detector
+
+                try:
+                    self._detector = load_detector(
+                        self._settings.detector_weights, self._settings.device
+                    )
+                except (DetectorUnavailable, ValueError) as exc:
+                    logger.warning("detector not loaded: {}", exc)
+            return self._detector
+
+
 class EngineRun:
     """The engine in its own thread, so the agent stays free to watch signals and the lease."""
 
@@ -70,8 +94,10 @@ class EngineRun:
         options: dict[str, Any],
         progress: Callable[[float, str], None],
         should_cancel: Callable[[], bool],
+        detector: WarmDetector | None = None,
     ) -> None:
         self._settings = settings
+        self._detector = detector
         self._task_id = task_id
         self._args = (src, dst, options, progress, should_cancel)
         self.outcome: Outcome | None = None
@@ -103,13 +129,12 @@ class EngineRun:
         try:
             from executor.engine.pipeline import Cancelled, remove_watermark
 
+            arguments = engine_arguments(self._settings, options)
+            if self._detector is not None:
+                arguments["detector"] = self._detector.get()
             try:
                 remove_watermark(
-                    src,
-                    dst,
-                    **engine_arguments(self._settings, options),
-                    progress=progress,
-                    should_cancel=should_cancel,
+                    src, dst, **arguments, progress=progress, should_cancel=should_cancel
                 )
                 self.outcome = Outcome(ok=True)
             except Cancelled:

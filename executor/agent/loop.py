@@ -31,7 +31,7 @@ from executor.agent.client import (
     ServiceClient,
     sha256_file,
 )
-from executor.agent.engine_runner import EngineRun, Outcome
+from executor.agent.engine_runner import EngineRun, Outcome, WarmDetector
 from executor.agent.heartbeat import Heartbeat
 from executor.agent.retry import Backoff
 from executor.agent.settings import ExecutorSettings
@@ -56,6 +56,7 @@ class Agent:
         self.draining = threading.Event()
         self._claiming = False
         self.done = 0
+        self.detector = WarmDetector(settings)
 
     # ------------------------------------------------------------ signals
 
@@ -193,6 +194,7 @@ class Agent:
             options=claim.options,
             progress=progress,
             should_cancel=should_cancel,
+            detector=self.detector,
         ).start()
         while not engine.wait(WATCH_EVERY_S):
             if self.draining.is_set() and drain_deadline is None:

@@ -322,3 +322,14 @@ def test_invalid_settings_are_refused_before_any_work(flag: str, tmp_path: Any) 
     )
     assert done.returncode == 2
     assert value in done.stderr
+
+
+def test_the_detector_is_loaded_once_for_many_tasks(
+    live: LiveService, http: httpx.Client, executors: Executors, make_clip: Callable[..., ClipFiles]
+) -> None:
+    tasks = [submit_ok(http, make_clip(index).marked) for index in range(2)]
+    process = executors(live, 1)
+    for task in tasks:
+        wait_for_status(http, task["id"], "FINISHED", timeout=240)
+    # Detector.__init__ logs one "detector: <weights> on <device>" line per load.
+    assert process.log().count("detector: sorawm-yolo-n.pt on") == 1, process.log()
