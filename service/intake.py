@@ -145,8 +145,6 @@ async def receive_video(
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         async for chunk in request.stream():
             parser.write(chunk)
-            if form.writer is not None:
-                await form.writer.drain()
         parser.finalize()
         if form.writer is None:
             raise BadUpload(f"the upload has no file field named '{file_field}'")
@@ -174,7 +172,7 @@ async def receive_video(
     finally:
         if not queued:
             if form.writer is not None:
-                await form.writer.discard()
+                form.writer.discard()
             await store.remove_task(task.id)
             await leases.discard_upload(db, task_id=task.id)
     await signal.notify(1)

@@ -159,9 +159,8 @@ async def upload_result(
     try:
         async for chunk in request.stream():
             writer.write(chunk)
-            await writer.drain()
     except BaseException:
-        await writer.discard()
+        writer.discard()
         raise
     stored = await writer.commit()
     if stored.sha256 != expected:

@@ -1,8 +1,7 @@
-"""Files larger than the store's write buffer and read block arrive and leave byte for byte.
+"""Files of several store chunks arrive and leave byte for byte.
 
-The store hands uploads to a worker thread 4 MiB at a time while the next buffer fills, and
-reads downloads 1 MiB at a time, one block ahead: these files span several of each, with an
-odd tail, and arrive in small pieces, so every seam between buffers and blocks is crossed.
+The store reads downloads a chunk at a time; these files span several chunks with an odd
+tail and arrive in small pieces, so every seam between chunks is crossed.
 """
 
 from __future__ import annotations
@@ -14,12 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from service.store import FLUSH_BYTES, READ_BYTES
+from service.store import CHUNK
 from shared.contract import Headers, Routes
 from tests.fixtures.client import get_task, submit_ok
 from tests.fixtures.executor import sha256_of
 
-SIZE = 2 * FLUSH_BYTES + READ_BYTES // 2 + 12_345
+SIZE = 9 * CHUNK + CHUNK // 2 + 12_345
 
 
 def padded_video(video: Path, size: int) -> bytes:
@@ -57,8 +56,8 @@ def test_a_large_result_is_stored_and_served_byte_for_byte(
     assert response.json()["result"] == {"size": SIZE, "sha256": sha256_of(result)}
     assert get_task(http, task_id)["status"] == "FINISHED"
     assert http.get(Routes.TASK_RESULT.format(task_id=task_id)).content == result
-    # a range across the seam between the first and second read block, and the odd tail
-    seam = READ_BYTES - 7
+    # a range across the seam between the first and second chunk, and the odd tail
+    seam = CHUNK - 7
     ranged = http.get(
         Routes.TASK_RESULT.format(task_id=task_id),
         headers={"Range": f"bytes={seam}-{seam + 99}"},
