@@ -131,22 +131,25 @@ def remove_watermark(
     seconds["detect"] = time.perf_counter() - started
     logger.info("{}: {} mark segments", src.name, len(plan.segments))
 
-    started = time.perf_counter()
-    painter.prepare(
-        src,
-        plan,
-        progress=lambda fraction: bar.update("inpaint", fraction),
-        should_cancel=should_cancel,
-        camera=camera,
-    )
-    seconds["inpaint"] = time.perf_counter() - started
+    try:
+        started = time.perf_counter()
+        painter.prepare(
+            src,
+            plan,
+            progress=lambda fraction: bar.update("inpaint", fraction),
+            should_cancel=should_cancel,
+            camera=camera,
+        )
+        seconds["inpaint"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    frames_written, fill_seconds = _encode(
-        src, dst, info, plan, painter.fill, crf, preset, bar, should_cancel
-    )
-    # Wall time of the last pass; the repainting overlaps it (its own time is logged).
-    seconds["encode"] = time.perf_counter() - started
+        started = time.perf_counter()
+        frames_written, fill_seconds = _encode(
+            src, dst, info, plan, painter.fill, crf, preset, bar, should_cancel
+        )
+        # Wall time of the last pass; the repainting overlaps it (its own time is logged).
+        seconds["encode"] = time.perf_counter() - started
+    finally:
+        painter.close()
     logger.debug("repainting took {:.2f}s beside the encoder", fill_seconds)
     bar.finish()
     report = Report(

@@ -4,6 +4,7 @@ bit-exact, TELEA, LaMa with a tiny scripted model, and the camera path."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import numpy as np
 import pytest
 
 from executor.engine.colour import ColourTags
+from executor.engine.errors import VideoError
 from executor.engine.frames import Frame
 from executor.engine.inpaint import InpainterError, MarkPlan, make_inpainter
 from executor.engine.inpaint.base import composite
+from executor.engine.inpaint.gather import SourceGatherer
 from executor.engine.inpaint.motion import MotionEstimator, estimate_path
 from executor.engine.writer import VideoWriter
 
@@ -155,3 +158,28 @@ def test_camera_path_on_a_worker_thread_is_the_same_path(tmp_path: Path) -> None
 def test_a_camera_path_needs_frames() -> None:
     with pytest.raises(ValueError, match="no frames"):
         MotionEstimator(background=True).finish()
+
+
+def test_the_gatherer_keeps_each_requested_crop_once_its_frame_has_gone_by(
+    clip: Callable[..., Path],
+) -> None:
+    gatherer = SourceGatherer(clip(frames=24), {3: (10, 10, 50, 30), 20: (0, 0, 33, 17)})
+    try:
+        gatherer.wait_for(20)
+        assert sorted(gatherer.crops) == [3, 20]
+        (box, pixels) = gatherer.crops[20]
+        assert box == (0, 0, 34, 18)  # grown to even coordinates
+        assert pixels.shape == (18, 34, 3) and pixels.dtype == np.float32
+    finally:
+        gatherer.close()
+
+
+def test_the_gatherer_hands_its_error_to_the_repaint_that_waits(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    gatherer = SourceGatherer(broken, {0: (0, 0, 8, 8)})
+    try:
+        with pytest.raises(VideoError):
+            gatherer.wait_for(0)
+    finally:
+        gatherer.close()

@@ -58,6 +58,9 @@ class Inpainter(ABC):
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
         """Repaint, in place, `plan.box(frame.index)` of each frame that has one."""
 
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Release what `prepare` started (worker threads); the pipeline always calls it."""
+
 
 def check_cancel(should_cancel: ShouldCancel | None) -> None:
     if should_cancel is not None and should_cancel():

@@ -4,7 +4,8 @@ other times, when the mark was elsewhere.
 1. Estimate the camera path (motion.py), so a region of frame t can be found in frame u.
 2. For each marked frame t pick sources: the nearest frames before and after t (up to
    `per_side` each) where that region lies inside the picture and clear of the mark.
-3. Decode again, keeping only the source crops (never whole frames).
+3. Decode again, keeping only the source crops (never whole frames), on a worker thread
+   beside the last pass (gather.py).
 4. At fill time warp the sources into frame t, take the median per side, and cross-fade
    from the "before" plate to the "after" plate by time distance. On a static shot the
    sources are the same for the whole segment, so the fill is one stable plate that fades
@@ -29,14 +30,13 @@ from executor.engine.inpaint.base import (
     Progress,
     ShouldCancel,
     box_mask,
-    check_cancel,
     composite,
     grow,
 )
+from executor.engine.inpaint.gather import SourceGatherer
 from executor.engine.inpaint.motion import CameraPath, estimate_path
 from executor.engine.inpaint.plan import MarkPlan, intersects
 from executor.engine.inpaint.telea import telea_array, telea_fill
-from executor.engine.reader import VideoReader
 
 Rect = tuple[int, int, int, int]
 RING = 8  # pixels around the box that the fill is checked and corrected against
@@ -63,7 +63,7 @@ class TemporalInpainter(Inpainter):
         self.max_distance = max(1, round(max_seconds * fps))
         self._path: CameraPath | None = None
         self._choice: dict[int, _Sources] = {}
-        self._crops: dict[int, tuple[Rect, np.ndarray]] = {}
+        self._gatherer: SourceGatherer | None = None
         self._plates: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def prepare(
@@ -82,22 +82,22 @@ class TemporalInpainter(Inpainter):
             return lambda fraction: progress(start + span * fraction) if progress else None
 
         if camera is not None:
-            self._path, gather_progress = camera, report(0.0, 1.0)
+            self._path = camera
         else:
-            self._path = estimate_path(
-                source, plan, progress=report(0.0, 0.5), should_cancel=should_cancel
-            )
-            gather_progress = report(0.5, 0.5)
+            self._path = estimate_path(source, plan, progress=progress, should_cancel=should_cancel)
         requests = self._choose(plan, self._path)
-        self._gather(source, requests, gather_progress, should_cancel)
+        self._gatherer = SourceGatherer(source, requests)
         logger.debug(
-            "temporal: {} camera, {} marked frames, {} source crops ({:.1f} MB), {} with no source",
+            "temporal: {} camera, {} marked frames, {} source crops to gather, {} with no source",
             "static" if self._path.static else "moving",
             plan.marked_frames,
-            len(self._crops),
-            sum(crop.nbytes for _, crop in self._crops.values()) / 1e6,
+            len(requests),
             sum(1 for s in self._choice.values() if not s.before and not s.after),
         )
+
+    def close(self) -> None:
+        if self._gatherer is not None:
+            self._gatherer.close()
 
     # -- choosing sources ---------------------------------------------------------------
 
@@ -158,30 +158,6 @@ class TemporalInpainter(Inpainter):
 
     # -- gathering ----------------------------------------------------------------------
 
-    def _gather(
-        self,
-        source: Path,
-        requests: dict[int, Rect],
-        progress: Progress,
-        should_cancel: ShouldCancel | None,
-    ) -> None:
-        if not requests:
-            return
-        last = max(requests)
-        with VideoReader(source, copy=False) as reader:
-            for frame in reader:
-                rect = requests.get(frame.index)
-                if rect is not None:
-                    box, pixels = frame.read_region(rect)
-                    # float32 once here, not per use: each crop serves many frames.
-                    self._crops[frame.index] = box, pixels.astype(np.float32)
-                if frame.index % 16 == 15:
-                    check_cancel(should_cancel)
-                    progress(min(1.0, frame.index / max(1, last)))
-                if frame.index >= last:
-                    break
-        progress(1.0)
-
     # -- filling ------------------------------------------------------------------------
 
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
@@ -194,6 +170,8 @@ class TemporalInpainter(Inpainter):
                 crop_box, fill = telea_fill(frame, box)
                 composite(frame, box, fill, crop_box, plan.feather)
                 continue
+            assert self._gatherer is not None
+            self._gatherer.wait_for(max(sources.before + sources.after))
             region, target = frame.read_region(grow(box, RING, frame.width, frame.height))
             plate, valid = self._fill_region(frame.index, region, sources, plan)
             inside = box_mask(region, box)
@@ -237,7 +215,8 @@ class TemporalInpainter(Inpainter):
 
     def _warp(self, t: int, u: int, region: Box, plan: MarkPlan) -> tuple[np.ndarray, np.ndarray]:
         assert self._path is not None
-        (cx1, cy1, cx2, cy2), crop = self._crops[u]
+        assert self._gatherer is not None
+        (cx1, cy1, cx2, cy2), crop = self._gatherer.crops[u]
         x1, y1, x2, y2 = region
         matrix = self._path.warp(t, u).copy()
         # Output pixel (i, j) of the region is frame-t pixel (x1 + j, y1 + i); find it in u.
