@@ -8,10 +8,7 @@ memory: decoding is cheap next to encoding.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from executor.engine.ahead import Ahead
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint import (
     Cancelled,
@@ -235,8 +233,9 @@ def _detect(
         on_frame=observe,
         progress=lambda done: bar.update("detect", done / total),
     )
-    with VideoReader(src, copy=False) as reader:
-        for frame in reader:
+    # Decoding runs a few frames ahead on its own thread, beside the detector.
+    with Ahead(lambda: _frames(src, copy=False), depth=BATCH, name="decode") as frames:
+        for frame in frames:
             scanner.add(frame)
             if frame.index % BATCH == BATCH - 1:
                 check_cancel(should_cancel)
@@ -282,83 +281,40 @@ def _encode(
     k to the encoder (FFmpeg decodes and encodes without the GIL), so the repaint costs
     little wall time on top of the encode."""
     total = max(1, info.frame_count)
+    fill_seconds = 0.0
+
+    def repainted() -> Iterator[list[Frame]]:
+        nonlocal fill_seconds
+        batch: list[Frame] = []
+        for frame in _frames(src, copy=True):
+            batch.append(frame)
+            if len(batch) == BATCH:
+                started = time.perf_counter()
+                fill(batch, plan)
+                fill_seconds += time.perf_counter() - started
+                yield batch
+                batch = []
+        if batch:
+            started = time.perf_counter()
+            fill(batch, plan)
+            fill_seconds += time.perf_counter() - started
+            yield batch
+
     with VideoWriter.like(info, dst, crf=crf, preset=preset) as writer:
-        with _Repainter(src, plan, fill) as repainted:
-            for batch in repainted:
+        with Ahead(repainted, depth=2, name="repaint") as batches:
+            for batch in batches:
                 check_cancel(should_cancel)
                 for frame in batch:
                     writer.write(frame)
                 bar.update("encode", writer.frames_written / total)
             check_cancel(should_cancel)
-            fill_seconds = repainted.fill_seconds
         frames = writer.frames_written
     return frames, fill_seconds
 
 
-class _Repainter:
-    """Decodes `src` and repaints it batch by batch on a worker thread, `_AHEAD` batches
-    ahead of the consumer; iterate it inside a with block (leaving stops the worker)."""
-
-    _AHEAD = 2
-    _DONE = object()
-
-    def __init__(
-        self, src: Path, plan: MarkPlan, fill: Callable[[Sequence[Frame], MarkPlan], None]
-    ) -> None:
-        self.src, self.plan, self.fill = src, plan, fill
-        self.fill_seconds = 0.0
-        self._queue: queue.Queue[object] = queue.Queue(self._AHEAD)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="repaint", daemon=True)
-
-    def __enter__(self) -> _Repainter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        while self._thread.is_alive():  # unblock a worker waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                self._queue.get(timeout=0.05)
-        self._thread.join()
-
-    def __iter__(self) -> Iterator[list[Frame]]:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-
-    def _work(self) -> None:
-        try:
-            batch: list[Frame] = []
-            with VideoReader(self.src) as reader:
-                for frame in reader:
-                    batch.append(frame)
-                    if len(batch) == BATCH:
-                        self._hand_over(batch)
-                        batch = []
-                    if self._stop.is_set():
-                        return
-            if batch:
-                self._hand_over(batch)
-            self._put(self._DONE)
-        except BaseException as error:  # re-raised in the consumer's thread
-            self._put(error)
-
-    def _hand_over(self, batch: list[Frame]) -> None:
-        started = time.perf_counter()
-        self.fill(batch, self.plan)
-        self.fill_seconds += time.perf_counter() - started
-        self._put(batch)
-
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return
+def _frames(src: Path, *, copy: bool) -> Iterator[Frame]:
+    with VideoReader(src, copy=copy) as reader:
+        yield from reader
 
 
 class _ProgressBar:
