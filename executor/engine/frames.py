@@ -7,7 +7,7 @@ untouched areas is the final encode. `rgb()` is there for whole-frame work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
@@ -30,6 +30,9 @@ class Frame:
     u: np.ndarray
     v: np.ndarray
     colour: ColourTags
+    # The PyAV frame whose buffers y, u and v are views of, when it is ours alone (a copy):
+    # the encoder can take it without another copy.
+    own: av.VideoFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def time(self) -> float:
@@ -58,12 +61,16 @@ class Frame:
         `copy=False` read-only views of them (the decoder may still use them as references
         for later frames, so they must never be written)."""
         colour = ColourTags.of_frame(frame)
-        planes = [_plane_array(plane) for plane in frame.planes[:3]]
         if copy:
-            planes = [plane.copy() for plane in planes]
-        else:
-            for plane in planes:
-                plane.flags.writeable = False
+            # One copy, into a frame of our own that to_av() then hands to the encoder as is.
+            own = av.VideoFrame(frame.width, frame.height, "yuv420p")
+            planes = [_plane_array(plane) for plane in own.planes[:3]]
+            for target, source in zip(planes, frame.planes[:3], strict=True):
+                target[:] = _plane_array(source)
+            return cls(index, pts, time_base, planes[0], planes[1], planes[2], colour, own)
+        planes = [_plane_array(plane) for plane in frame.planes[:3]]
+        for plane in planes:
+            plane.flags.writeable = False
         return cls(index, pts, time_base, planes[0], planes[1], planes[2], colour)
 
     @classmethod
@@ -76,10 +83,14 @@ class Frame:
         return cls(index, pts, time_base, planes[0], planes[1], planes[2], colour)
 
     def to_av(self) -> av.VideoFrame:
-        """A yuv420p PyAV frame holding these pixels, tagged with the colour description."""
-        frame = av.VideoFrame(self.width, self.height, "yuv420p")
-        for plane, data in zip(frame.planes, (self.y, self.u, self.v), strict=True):
-            _plane_array(plane)[:] = data
+        """A yuv420p PyAV frame holding these pixels, tagged with the colour description
+        (the frame the planes already live in, when they were copied into one of our own)."""
+        if self.own is not None and np.may_share_memory(self.y, _plane_array(self.own.planes[0])):
+            frame = self.own
+        else:
+            frame = av.VideoFrame(self.width, self.height, "yuv420p")
+            for plane, data in zip(frame.planes, (self.y, self.u, self.v), strict=True):
+                _plane_array(plane)[:] = data
         frame.color_range = self.colour.range
         frame.colorspace = self.colour.matrix
         frame.color_primaries = self.colour.primaries

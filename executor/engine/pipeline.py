@@ -234,7 +234,8 @@ def _detect(
         progress=lambda done: bar.update("detect", done / total),
     )
     # Decoding runs a few frames ahead on its own thread, beside the detector.
-    with Ahead(lambda: _frames(src, copy=False), depth=BATCH, name="decode") as frames:
+    # Decoded roughly: the scanner and the motion estimator do not need deblocked pixels.
+    with Ahead(lambda: _frames(src, rough=True), depth=BATCH, name="decode") as frames:
         for frame in frames:
             scanner.add(frame)
             if frame.index % BATCH == BATCH - 1:
@@ -286,7 +287,7 @@ def _encode(
     def repainted() -> Iterator[list[Frame]]:
         nonlocal fill_seconds
         batch: list[Frame] = []
-        for frame in _frames(src, copy=True):
+        for frame in _frames(src, copy=True, rough=False):
             batch.append(frame)
             if len(batch) == BATCH:
                 started = time.perf_counter()
@@ -312,8 +313,8 @@ def _encode(
     return frames, fill_seconds
 
 
-def _frames(src: Path, *, copy: bool) -> Iterator[Frame]:
-    with VideoReader(src, copy=copy) as reader:
+def _frames(src: Path, *, copy: bool = False, rough: bool = False) -> Iterator[Frame]:
+    with VideoReader(src, copy=copy, rough=rough) as reader:
         yield from reader
 
 
