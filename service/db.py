@@ -63,7 +63,29 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
         if self.is_postgres:
+            await self._widen_sizes()
             await self._trigram_index()
+
+    async def _widen_sizes(self) -> None:
+        """Databases made before file sizes were BIGINT held them in 32 bits (2 GiB max):
+        widen them once (SQLite's INTEGER is 64-bit already)."""
+        async with self.engine.begin() as conn:
+            narrow = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT column_name FROM information_schema.columns WHERE table_name = "
+                            "'tasks' AND column_name IN ('input_size', 'result_size') "
+                            "AND data_type = 'integer'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for column in narrow:
+                await conn.execute(text(f"ALTER TABLE tasks ALTER COLUMN {column} TYPE BIGINT"))
+                logger.info("tasks.{} widened to BIGINT", column)
 
     async def _trigram_index(self) -> None:
         """The log viewer's text search (`lower(message) LIKE '%…%'`) stays on an index over

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 from shared.contract import TaskStatus
@@ -40,11 +40,12 @@ class Task(SQLModel, table=True):
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     input_filename: str | None = None
     input_path: str | None = None
-    input_size: int | None = None
+    # bytes: BIGINT, since uploads may exceed 2 GiB (SORAWM_MAX_UPLOAD_BYTES)
+    input_size: int | None = Field(default=None, sa_column=Column(BigInteger))
     input_sha256: str | None = Field(default=None, max_length=64)
     input_meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     result_path: str | None = None
-    result_size: int | None = None
+    result_size: int | None = Field(default=None, sa_column=Column(BigInteger))
     result_sha256: str | None = Field(default=None, max_length=64)
     files_purged: bool = False
     created_at: datetime = Field(default_factory=utcnow)

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import text
+
+from service import leases, queries
+from service.db import Database
 from service.models import TASK_ROW_FIELDS, TASKS, new_task
 
 
@@ -20,3 +28,39 @@ def test_a_new_task_starts_uploading_with_the_table_defaults() -> None:
         0.0,
     )
     assert task.created_at.tzinfo is not None and task.options == {}
+
+
+def test_file_sizes_beyond_32_bits_are_kept(
+    new_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Uploads may be larger than 2 GiB: sizes are BIGINT, and a database made with 32-bit
+    columns is widened at start-up."""
+    url = new_database() or f"sqlite+aiosqlite:///{tmp_path / 'sizes.db'}"
+    size = 5 * 2**30
+
+    async def scenario() -> int | None:
+        db = Database(url)
+        try:
+            if db.is_postgres:  # as an earlier version made it
+                await db.create_tables()
+                async with db.transaction() as conn:
+                    await conn.execute(
+                        text("ALTER TABLE tasks ALTER COLUMN input_size TYPE INTEGER")
+                    )
+            await db.create_tables()
+            task = await leases.create_uploading(db, owner="alice", max_attempts=3)
+            await leases.mark_queued(
+                db,
+                task_id=task.id,
+                filename="big.mp4",
+                options={},
+                key=f"tasks/{task.id}/input.mp4",
+                size=size,
+                sha256="0" * 64,
+                meta={},
+            )
+            return (await queries.get_task(db, task.id)).input_size
+        finally:
+            await db.close()
+
+    assert asyncio.run(scenario()) == size
