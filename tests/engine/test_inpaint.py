@@ -18,6 +18,7 @@ from executor.engine.inpaint import InpainterError, MarkPlan, make_inpainter
 from executor.engine.inpaint.base import composite
 from executor.engine.inpaint.gather import SourceGatherer
 from executor.engine.inpaint.motion import MotionEstimator, estimate_path
+from executor.engine.reader import VideoReader
 from executor.engine.writer import VideoWriter
 
 BT709 = ColourTags(range=1, matrix=1, primaries=1, transfer=1)
@@ -183,3 +184,30 @@ def test_the_gatherer_hands_its_error_to_the_repaint_that_waits(tmp_path: Path) 
             gatherer.wait_for(0)
     finally:
         gatherer.close()
+
+
+def test_a_mark_at_the_frame_edge_is_filled_from_other_times_under_a_still_camera(
+    tmp_path: Path,
+) -> None:
+    # A still, textured shot: any frame shows what is under the "mark" in any other one.
+    picture = np.kron(
+        np.random.default_rng(5).uniform(40, 200, size=(16, 27, 3)), np.ones((6, 6, 1))
+    ).astype(np.uint8)
+    path = tmp_path / "still.mp4"
+    with VideoWriter(path, width=160, height=96, frame_rate=Fraction(24), crf=8) as writer:
+        for i in range(24):
+            writer.write_rgb(np.ascontiguousarray(picture[:96, :160]), pts=i)
+    edge, inside = (100, 70, 160, 96), (10, 10, 70, 36)  # the first touches two edges
+    plan = MarkPlan(width=160, height=96, boxes=[edge] * 12 + [inside] * 12, margin=4)
+    painter = make_inpainter("temporal")
+    painter.prepare(path, plan)
+    try:
+        with VideoReader(path) as reader:
+            frames = list(reader)
+        originals = [frame.y.copy() for frame in frames]
+        painter.fill(frames, plan)
+    finally:
+        painter.close()
+    x1, y1, x2, y2 = edge
+    error = np.abs(frames[5].y[y1:y2, x1:x2].astype(int) - originals[5][y1:y2, x1:x2]).mean()
+    assert error < 1.0  # the same pixels from frames 12-23, not a spatial guess

@@ -137,14 +137,17 @@ class TemporalInpainter(Inpainter):
         """The crop of frame u to keep for frame t: `region` (box and ring) as seen in u,
         clipped to the picture; None unless the box itself is in the picture and clean."""
         x1, y1, x2, y2 = path.map_box(t, u, box)
-        core = (
-            int(np.floor(x1)) - 3,
-            int(np.floor(y1)) - 3,
-            int(np.ceil(x2)) + 3,
-            int(np.ceil(y2)) + 3,
-        )
-        if core[0] < 0 or core[1] < 0 or core[2] > plan.width or core[3] > plan.height:
+        # The box must be in the picture in u (within half a pixel: a box that touches the
+        # frame's edge under a still camera maps onto itself); the 3 px of slack around it
+        # are cut at the edge.
+        if x1 < -0.5 or y1 < -0.5 or x2 > plan.width + 0.5 or y2 > plan.height + 0.5:
             return None
+        core = (
+            max(0, int(np.floor(x1)) - 3),
+            max(0, int(np.floor(y1)) - 3),
+            min(plan.width, int(np.ceil(x2)) + 3),
+            min(plan.height, int(np.ceil(y2)) + 3),
+        )
         mark = plan.boxes[u]
         if mark is not None and intersects(core, mark):
             return None
