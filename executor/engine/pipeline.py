@@ -234,8 +234,7 @@ def _detect(
         progress=lambda done: bar.update("detect", done / total),
     )
     # Decoding runs a few frames ahead on its own thread, beside the detector.
-    # Decoded roughly: the scanner and the motion estimator do not need deblocked pixels.
-    with Ahead(lambda: _frames(src, rough=True), depth=BATCH, name="decode") as frames:
+    with Ahead(lambda: _frames(src), depth=BATCH, name="decode") as frames:
         for frame in frames:
             scanner.add(frame)
             if frame.index % BATCH == BATCH - 1:
@@ -287,7 +286,7 @@ def _encode(
     def repainted() -> Iterator[list[Frame]]:
         nonlocal fill_seconds
         batch: list[Frame] = []
-        for frame in _frames(src, copy=True, rough=False):
+        for frame in _frames(src, copy=True):
             batch.append(frame)
             if len(batch) == BATCH:
                 started = time.perf_counter()
@@ -313,8 +312,8 @@ def _encode(
     return frames, fill_seconds
 
 
-def _frames(src: Path, *, copy: bool = False, rough: bool = False) -> Iterator[Frame]:
-    with VideoReader(src, copy=copy, rough=rough) as reader:
+def _frames(src: Path, *, copy: bool = False) -> Iterator[Frame]:
+    with VideoReader(src, copy=copy) as reader:
         yield from reader
 
 

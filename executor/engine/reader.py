@@ -25,17 +25,12 @@ class VideoReader:
     ...         ...
     """
 
-    def __init__(
-        self, path: str | Path, *, threads: int = 0, copy: bool = True, rough: bool = False
-    ) -> None:
+    def __init__(self, path: str | Path, *, threads: int = 0, copy: bool = True) -> None:
         """`copy=False` yields read-only frames that share FFmpeg's buffers: for passes that
-        only look at the pixels (detection, motion, gathering sources), it saves a copy.
-        `rough=True` skips the H.264 deblocking filter (~20% less decoding): pixels are then
-        slightly off, fine for finding the mark and the camera motion, never for output."""
+        only look at the pixels (detection, motion, gathering sources), it saves a copy."""
         self.path = Path(path)
         self.threads = threads
         self.copy = copy
-        self.rough = rough
         self._stack = ExitStack()
         self._container: av.container.InputContainer | None = None
         self._info: VideoInfo | None = None
@@ -67,8 +62,6 @@ class VideoReader:
         stream = video_stream(self._container)
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is the reader's cost
         stream.thread_count = self.threads
-        if self.rough:
-            stream.codec_context.options = {"skip_loop_filter": "all"}
         # The colour tags come from the stream's first frame; later frames rarely differ,
         # and one description per video keeps region conversions consistent over time.
         tags = info.colour

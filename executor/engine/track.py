@@ -62,7 +62,7 @@ def track(
     width: int,
     height: int,
     fps: float,
-    margin: float = 0.25,
+    margin: float = 0.15,
     min_margin: int = 4,
     min_hits: int | None = None,
     max_gap_s: float = 1.0,
@@ -71,9 +71,7 @@ def track(
     """One box (or None) per frame.
 
     margin: dilation on each side, as a fraction of the box's width (left/right) and height
-        (top/bottom), at least `min_margin` pixels; a quarter, since the detector may miss a
-        faint glyph at one end (seen: 11 px of a 68 px mark), and a surviving edge of the
-        mark is worse than a slightly larger fill.
+        (top/bottom), at least `min_margin` pixels.
     min_hits: fewest detections a position needs to count (default: 0.2 s of frames, >= 3),
         unless it was seen in every frame up to the start or end of the video.
     max_gap_s: longest run of missed frames filled between two detections at one position.

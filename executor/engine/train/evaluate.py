@@ -69,7 +69,7 @@ def detect_video(detector: Detector, path: Path) -> tuple[list[list[Detection]],
     fps and the seconds spent."""
     started = time.perf_counter()
     scanner = Scanner(detector)
-    with VideoReader(path, copy=False, rough=True) as reader:  # as the engine reads it
+    with VideoReader(path, copy=False) as reader:
         fps = float(reader.info.frame_rate or 30)
         for frame in reader:
             scanner.add(frame)
