@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import text
@@ -63,4 +64,6 @@ def test_file_sizes_beyond_32_bits_are_kept(
         finally:
             await db.close()
 
-    assert asyncio.run(scenario()) == size
+    # its own thread: another test's browser driver may have left an event loop running here
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: asyncio.run(scenario())).result() == size
