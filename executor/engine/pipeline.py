@@ -2,8 +2,9 @@
 
 Only the pixels inside the (dilated) mark boxes change; every other pixel goes to the encoder
 exactly as decoded, so a clip without a mark comes out as a plain re-encode. The source is
-decoded several times (detect, the inpainter's own passes, encode) rather than held in
-memory: decoding is cheap next to encoding.
+decoded twice (the analysis pass: detection and camera motion; the last pass: repaint and
+encode, the temporal inpainter keeping its source crops from that same decode) rather than
+held in memory: decoding is cheap next to encoding.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from executor.engine.ahead import Ahead
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint import (
     Cancelled,
+    Inpainter,
     InpainterError,
     MarkPlan,
     Segment,
@@ -142,7 +144,7 @@ def remove_watermark(
 
         started = time.perf_counter()
         frames_written, fill_seconds = _encode(
-            src, dst, info, plan, painter.fill, crf, preset, bar, should_cancel
+            src, dst, info, plan, painter, crf, preset, bar, should_cancel
         )
         # Wall time of the last pass; the repainting overlaps it (its own time is logged).
         seconds["encode"] = time.perf_counter() - started
@@ -269,7 +271,7 @@ def _encode(
     dst: Path,
     info: VideoInfo,
     plan: MarkPlan,
-    fill: Callable[[Sequence[Frame], MarkPlan], None],
+    painter: Inpainter,
     crf: int,
     preset: str,
     bar: _ProgressBar,
@@ -279,26 +281,40 @@ def _encode(
 
     Two stages: a worker thread decodes and repaints batch k+1 while this thread hands batch
     k to the encoder (FFmpeg decodes and encodes without the GIL), so the repaint costs
-    little wall time on top of the encode."""
+    little wall time on top of the encode. A third thread decodes, handing every frame to
+    `painter.see` first."""
     total = max(1, info.frame_count)
     fill_seconds = 0.0
 
-    def repainted() -> Iterator[list[Frame]]:
+    def repaint(batch: list[Frame]) -> list[Frame]:
         nonlocal fill_seconds
+        started = time.perf_counter()
+        painter.fill(batch, plan)
+        fill_seconds += time.perf_counter() - started
+        return batch
+
+    def decoded() -> Iterator[Frame]:
+        try:
+            for frame in _frames(src, copy=True):
+                painter.see(frame)
+                yield frame
+        finally:
+            painter.seen_all()  # also when decoding failed: nothing waits for a lost frame
+
+    def repainted() -> Iterator[list[Frame]]:
+        # The decoder runs ahead on its own thread, by as many frames as the painter needs
+        # to have seen before it repaints (sources taken from this decode); a batch's fill
+        # waits only for its own sources.
+        depth = painter.lookahead() + 2 * BATCH
         batch: list[Frame] = []
-        for frame in _frames(src, copy=True):
-            batch.append(frame)
-            if len(batch) == BATCH:
-                started = time.perf_counter()
-                fill(batch, plan)
-                fill_seconds += time.perf_counter() - started
-                yield batch
-                batch = []
+        with Ahead(decoded, depth=depth, name="decode") as frames:
+            for frame in frames:
+                batch.append(frame)
+                if len(batch) == BATCH:
+                    yield repaint(batch)
+                    batch = []
         if batch:
-            started = time.perf_counter()
-            fill(batch, plan)
-            fill_seconds += time.perf_counter() - started
-            yield batch
+            yield repaint(batch)
 
     with VideoWriter.like(info, dst, crf=crf, preset=preset) as writer:
         with Ahead(repainted, depth=2, name="repaint") as batches:

@@ -14,10 +14,11 @@ import pytest
 from executor.engine.colour import ColourTags
 from executor.engine.errors import VideoError
 from executor.engine.frames import Frame
-from executor.engine.inpaint import InpainterError, MarkPlan, make_inpainter
+from executor.engine.inpaint import Inpainter, InpainterError, MarkPlan, make_inpainter
 from executor.engine.inpaint.base import composite
 from executor.engine.inpaint.gather import SourceGatherer
 from executor.engine.inpaint.motion import MotionEstimator, estimate_path
+from executor.engine.inpaint.temporal import TemporalInpainter
 from executor.engine.reader import VideoReader
 from executor.engine.writer import VideoWriter
 
@@ -186,28 +187,58 @@ def test_the_gatherer_hands_its_error_to_the_repaint_that_waits(tmp_path: Path) 
         gatherer.close()
 
 
-def test_a_mark_at_the_frame_edge_is_filled_from_other_times_under_a_still_camera(
-    tmp_path: Path,
-) -> None:
-    # A still, textured shot: any frame shows what is under the "mark" in any other one.
+def _still_clip(path: Path) -> Path:
+    """A still, textured shot: any frame shows what is under the "mark" in any other one."""
     picture = np.kron(
         np.random.default_rng(5).uniform(40, 200, size=(16, 27, 3)), np.ones((6, 6, 1))
     ).astype(np.uint8)
-    path = tmp_path / "still.mp4"
     with VideoWriter(path, width=160, height=96, frame_rate=Fraction(24), crf=8) as writer:
         for i in range(24):
             writer.write_rgb(np.ascontiguousarray(picture[:96, :160]), pts=i)
-    edge, inside = (100, 70, 160, 96), (10, 10, 70, 36)  # the first touches two edges
-    plan = MarkPlan(width=160, height=96, boxes=[edge] * 12 + [inside] * 12, margin=4)
-    painter = make_inpainter("temporal")
+    return path
+
+
+def _repaint(painter: Inpainter, path: Path, plan: MarkPlan) -> tuple[list[Frame], list[Frame]]:
+    """What the pipeline's last pass does: every frame seen as decoded, then filled.
+    Returns (repainted frames, the frames as decoded)."""
     painter.prepare(path, plan)
     try:
         with VideoReader(path) as reader:
             frames = list(reader)
-        originals = [frame.y.copy() for frame in frames]
+        with VideoReader(path) as reader:
+            originals = list(reader)
+        for frame in frames:
+            painter.see(frame)
+        painter.seen_all()
         painter.fill(frames, plan)
     finally:
         painter.close()
+    return frames, originals
+
+
+def test_a_mark_at_the_frame_edge_is_filled_from_other_times_under_a_still_camera(
+    tmp_path: Path,
+) -> None:
+    path = _still_clip(tmp_path / "still.mp4")
+    edge, inside = (100, 70, 160, 96), (10, 10, 70, 36)  # the first touches two edges
+    plan = MarkPlan(width=160, height=96, boxes=[edge] * 12 + [inside] * 12, margin=4)
+    frames, originals = _repaint(make_inpainter("temporal"), path, plan)
     x1, y1, x2, y2 = edge
-    error = np.abs(frames[5].y[y1:y2, x1:x2].astype(int) - originals[5][y1:y2, x1:x2]).mean()
+    error = np.abs(frames[5].y[y1:y2, x1:x2].astype(int) - originals[5].y[y1:y2, x1:x2]).mean()
     assert error < 1.0  # the same pixels from frames 12-23, not a spatial guess
+
+
+def test_sources_from_the_last_pass_or_a_decode_of_their_own_give_the_same_fill(
+    tmp_path: Path,
+) -> None:
+    path = _still_clip(tmp_path / "still.mp4")
+    plan = MarkPlan(
+        width=160, height=96, boxes=[(10, 10, 70, 36)] * 12 + [(90, 50, 150, 80)] * 12, margin=4
+    )
+    shared = TemporalInpainter()
+    own = TemporalInpainter(lookahead_bytes=0)  # no frame may be held: it decodes its own
+    shared_frames, _ = _repaint(shared, path, plan)
+    own_frames, _ = _repaint(own, path, plan)
+    assert shared.lookahead() == 14 and own.lookahead() == 0  # frame 0 waits for 12..14
+    for a, b in zip(shared_frames, own_frames, strict=True):
+        assert np.array_equal(a.y, b.y) and np.array_equal(a.u, b.u)

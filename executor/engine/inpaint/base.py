@@ -31,9 +31,10 @@ class InpainterError(Exception):
 class Inpainter(ABC):
     """Repaints the planned box of each frame.
 
-    The pipeline calls `prepare` once (an inpainter that needs other frames decodes the
-    source again there, keeping only what it needs), then `fill` on batches of frames in
-    presentation order, just before they are encoded.
+    The pipeline calls `prepare` once (with the plan and camera path), then, in the last
+    pass, `see` on every frame as it is decoded and `fill` on batches of frames in
+    presentation order, just before they are encoded; an inpainter that needs other frames
+    keeps what it needs from `see` (`lookahead` says how far ahead that reaches).
     """
 
     name: ClassVar[str]
@@ -57,6 +58,19 @@ class Inpainter(ABC):
     @abstractmethod
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
         """Repaint, in place, `plan.box(frame.index)` of each frame that has one."""
+
+    def lookahead(self) -> int:
+        """How many frames the last pass's decode must be allowed to run ahead of `fill`
+        (the frames it repaints from that lie ahead); by default none."""
+        return 0
+
+    def see(self, frame: Frame) -> None:  # noqa: B027 (optional hook, not abstract)
+        """Called with every frame of the last pass, in order, as soon as it is decoded and
+        before any of it is repainted (on the decoding thread): an inpainter that takes
+        sources from other frames can keep them from this decode instead of decoding again."""
+
+    def seen_all(self) -> None:  # noqa: B027 (optional hook, not abstract)
+        """The last pass's decode has ended: no more frames will come through `see`."""
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release what `prepare` started (worker threads); the pipeline always calls it."""

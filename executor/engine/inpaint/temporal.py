@@ -4,8 +4,9 @@ other times, when the mark was elsewhere.
 1. Estimate the camera path (motion.py), so a region of frame t can be found in frame u.
 2. For each marked frame t pick sources: the nearest frames before and after t (up to
    `per_side` each) where that region lies inside the picture and clear of the mark.
-3. Decode again, keeping only the source crops (never whole frames), on a worker thread
-   beside the last pass (gather.py).
+3. Keep only the source crops (never whole frames): from the last pass's own decode, the
+   pipeline holding frames back until their sources have gone by, when that look-ahead fits
+   `LOOKAHEAD_BYTES`; else from a decode of their own beside the last pass (gather.py).
 4. At fill time warp the sources into frame t, take the median per side, and cross-fade
    from the "before" plate to the "after" plate by time distance. On a static shot the
    sources are the same for the whole segment, so the fill is one stable plate that fades
@@ -44,6 +45,9 @@ RING = 8  # pixels around the box that the fill is checked and corrected against
 # which the temporal fill is mixed with a spatial one: a source that does not match the
 # surroundings (something moved through the box) is not trusted.
 _TRUST, _DISTRUST = 4.0, 10.0
+# Decoded frames the last pass may hold back waiting for their "after" sources (a mark that
+# stays put for 5 s at 720p needs ~200 MB); past this the sources get a decode of their own.
+LOOKAHEAD_BYTES = 768 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,20 @@ class TemporalInpainter(Inpainter):
     name = "temporal"
     uses_motion = True
 
-    def __init__(self, per_side: int = 3, max_seconds: float = 10.0, fps: float = 30.0) -> None:
+    def __init__(
+        self,
+        per_side: int = 3,
+        max_seconds: float = 10.0,
+        fps: float = 30.0,
+        lookahead_bytes: int = LOOKAHEAD_BYTES,
+    ) -> None:
         self.per_side = per_side
+        self.lookahead_bytes = lookahead_bytes
         self.max_distance = max(1, round(max_seconds * fps))
         self._path: CameraPath | None = None
         self._choice: dict[int, _Sources] = {}
         self._gatherer: SourceGatherer | None = None
+        self._ahead = 0
         self._plates: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def prepare(
@@ -86,18 +98,37 @@ class TemporalInpainter(Inpainter):
         else:
             self._path = estimate_path(source, plan, progress=progress, should_cancel=should_cancel)
         requests = self._choose(plan, self._path)
-        self._gatherer = SourceGatherer(source, requests)
+        ahead = max((self._last_source(t) - t for t in self._choice), default=0)
+        shared = ahead * plan.width * plan.height * 3 // 2 <= self.lookahead_bytes
+        self._ahead = ahead
+        self._gatherer = SourceGatherer(source, requests, decode=not shared)
         logger.debug(
-            "temporal: {} camera, {} marked frames, {} source crops to gather, {} with no source",
+            "temporal: {} camera, {} marked frames, {} source crops ({}), {} with no source",
             "static" if self._path.static else "moving",
             plan.marked_frames,
             len(requests),
+            f"from the last pass, {ahead} frames ahead" if shared else "own decode",
             sum(1 for s in self._choice.values() if not s.before and not s.after),
         )
 
     def close(self) -> None:
         if self._gatherer is not None:
             self._gatherer.close()
+
+    def see(self, frame: Frame) -> None:
+        if self._gatherer is not None and not self._gatherer.decodes:
+            self._gatherer.take(frame)
+
+    def seen_all(self) -> None:
+        if self._gatherer is not None and not self._gatherer.decodes:
+            self._gatherer.end()
+
+    def lookahead(self) -> int:
+        return self._ahead if self._gatherer is not None and not self._gatherer.decodes else 0
+
+    def _last_source(self, index: int) -> int:
+        sources = self._choice.get(index)
+        return index if sources is None else max((index, *sources.before, *sources.after))
 
     # -- choosing sources ---------------------------------------------------------------
 
@@ -159,8 +190,6 @@ class TemporalInpainter(Inpainter):
             min(plan.height, int(np.ceil(y2)) + 3),
         )
 
-    # -- gathering ----------------------------------------------------------------------
-
     # -- filling ------------------------------------------------------------------------
 
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
@@ -175,11 +204,27 @@ class TemporalInpainter(Inpainter):
                 continue
             assert self._gatherer is not None
             self._gatherer.wait_for(max(sources.before + sources.after))
+            sources = self._gathered(sources)
+            if not (sources.before or sources.after):  # the source ended before them
+                crop_box, fill = telea_fill(frame, box)
+                composite(frame, box, fill, crop_box, plan.feather)
+                continue
             region, target = frame.read_region(grow(box, RING, frame.width, frame.height))
             plate, valid = self._fill_region(frame.index, region, sources, plan)
             inside = box_mask(region, box)
             fill = _match(plate, target, inside, valid, box)
             composite(frame, box, fill, region, plan.feather)
+
+    def _gathered(self, sources: _Sources) -> _Sources:
+        """`sources` less any past the source's real end (a plan longer than the video)."""
+        assert self._gatherer is not None
+        crops = self._gatherer.crops
+        if all(u in crops for u in sources.before + sources.after):
+            return sources
+        return _Sources(
+            tuple(u for u in sources.before if u in crops),
+            tuple(u for u in sources.after if u in crops),
+        )
 
     def _fill_region(
         self, t: int, region: Box, sources: _Sources, plan: MarkPlan
