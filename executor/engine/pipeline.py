@@ -236,7 +236,7 @@ def _detect(
         progress=lambda done: bar.update("detect", done / total),
     )
     # Decoding runs a few frames ahead on its own thread, beside the detector.
-    with Ahead(lambda: _frames(src), depth=BATCH, name="decode") as frames:
+    with Ahead(lambda: _frames(src), depth=4 * BATCH, name="decode") as frames:
         for frame in frames:
             scanner.add(frame)
             if frame.index % BATCH == BATCH - 1:
