@@ -22,6 +22,13 @@ lock on those QUEUED rows from the benchmark's own database connection while the
 sweep at 60 s, restarted on the same database and files just before. The 64 must drain the queue
 before the pollers' own 30 s wait ends; pollers that still get a task are counted.
 
+That phase runs the 64 back to back, so their claims queue behind each other (the no-op's own
+p99 at 64 shows the floor of that set-up). The paced phase then measures what a fleet sees: the
+same 1,000 parked long-polls, and 64 executors that each spend about `--paced-work-s` (5 s,
+drawn from 0.5-1.5x per task, each executor starting at its own moment) on a task between its
+claim and its heartbeat, as a real one spends it removing the mark; it reports their claims'
+latency.
+
 Clients run in this one process by default (--client-procs N splits the active executors and the
 ceiling's loops over N processes): one httpx.AsyncClient per simulated executor with one
 keep-alive connection (`httpx.Limits(max_connections=1)`). The table shows the CPU each side used
@@ -38,6 +45,7 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
+import random
 import resource
 import subprocess
 import sys
@@ -236,7 +244,13 @@ async def active_executor(
     ledger: Ledger,
     result: bytes,
     digest: str,
+    work_s: float = 0.0,
 ) -> None:
+    # A paced fleet is not in step: each executor starts at its own moment and its tasks
+    # take 0.5-1.5x work_s (seeded by its id, so runs compare).
+    pace = random.Random(executor_id)
+    if work_s:
+        await asyncio.sleep(pace.uniform(0.0, work_s))
     while True:
         start = time.perf_counter()
         response = await client.post(CLAIM, json={"executor_id": executor_id, "wait_s": 0})
@@ -252,12 +266,20 @@ async def active_executor(
         stats.claim_latency.append(took)
         stats.task_ids.add(claim["task_id"])
         ledger.claimed(claim["task_id"], executor_id)
+        if work_s:
+            # the removal itself, as far as the service can tell
+            await asyncio.sleep(work_s * pace.uniform(0.5, 1.5))
         if await finish(client, claim, result, digest, ledger):
             stats.cycle_ends.append(time.perf_counter())
 
 
 async def _executors_share(
-    base_url: str, executor_ids: list[str], result: bytes, digest: str, start_at: float
+    base_url: str,
+    executor_ids: list[str],
+    result: bytes,
+    digest: str,
+    start_at: float,
+    work_s: float = 0.0,
 ) -> dict[str, Any]:
     stats, ledger = RunStats(), Ledger()
     clients = [one_client(base_url) for _ in executor_ids]
@@ -267,7 +289,7 @@ async def _executors_share(
         await _sleep_until(start_at)
         await asyncio.gather(
             *(
-                active_executor(client, executor_id, stats, ledger, result, digest)
+                active_executor(client, executor_id, stats, ledger, result, digest, work_s)
                 for client, executor_id in zip(clients, executor_ids, strict=True)
             )
         )
@@ -285,9 +307,14 @@ async def _executors_share(
 
 
 def executors_share(
-    base_url: str, executor_ids: list[str], result: bytes, digest: str, start_at: float
+    base_url: str,
+    executor_ids: list[str],
+    result: bytes,
+    digest: str,
+    start_at: float,
+    work_s: float = 0.0,
 ) -> dict[str, Any]:
-    return asyncio.run(_executors_share(base_url, executor_ids, result, digest, start_at))
+    return asyncio.run(_executors_share(base_url, executor_ids, result, digest, start_at, work_s))
 
 
 class Clients:
@@ -334,18 +361,32 @@ class Clients:
         return total / (max(p["end"] for p in parts) - min(p["start"] for p in parts)), total
 
     async def executors(
-        self, base_url: str, count: int, ledger: Ledger, result: bytes, digest: str, prefix: str
+        self,
+        base_url: str,
+        count: int,
+        ledger: Ledger,
+        result: bytes,
+        digest: str,
+        prefix: str,
+        work_s: float = 0.0,
     ) -> tuple[RunStats, float]:
         ids = [f"{prefix}-{index}" for index in range(count)]
         start_at = time.perf_counter() + (3.0 if self.pool else 0.0)
         if self.pool is None:
-            parts = [await _executors_share(base_url, ids, result, digest, start_at)]
+            parts = [await _executors_share(base_url, ids, result, digest, start_at, work_s)]
         else:
             loop = asyncio.get_running_loop()
             parts = await asyncio.gather(
                 *(
                     loop.run_in_executor(
-                        self.pool, executors_share, base_url, share, result, digest, start_at
+                        self.pool,
+                        executors_share,
+                        base_url,
+                        share,
+                        result,
+                        digest,
+                        start_at,
+                        work_s,
                     )
                     for share in self._split(ids)
                 )
@@ -442,6 +483,8 @@ async def idle_phase(
     digest: str,
     usage_pids: tuple[int, int | None],
     clients: Clients,
+    prefix: str = "ET-bench-idle-",
+    work_s: float = 0.0,
 ) -> dict[str, Any]:
     import asyncpg
 
@@ -461,7 +504,7 @@ async def idle_phase(
             asyncio.create_task(
                 idle_poller(
                     client,
-                    f"ET-bench-idle-{index}",
+                    f"{prefix}{index}",
                     wait_s,
                     stop,
                     state,
@@ -476,7 +519,7 @@ async def idle_phase(
         # every poller has run its first claim (and found the locked queue empty) once its
         # executor row exists; it waits on the service's queue signal right after that commit
         deadline = time.perf_counter() + 60
-        while (seen := await count_executors(conn, "ET-bench-idle-")) < idle:
+        while (seen := await count_executors(conn, prefix)) < idle:
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"only {seen} of {idle} idle pollers reached the service")
             await asyncio.sleep(0.1)
@@ -486,7 +529,7 @@ async def idle_phase(
         held = _established(service.port)
         with Usage(*usage_pids, clients.cpu_pids()) as usage:
             run_stats, run_start = await clients.executors(
-                service.url, active, ledger, result, digest, "ET-bench-active"
+                service.url, active, ledger, result, digest, "ET-bench-active", work_s
             )
         since_park = time.perf_counter() - t_park
         held_after = _established(service.port)
@@ -502,6 +545,7 @@ async def idle_phase(
     return {
         "idle_pollers": idle,
         "active_executors": active,
+        "work_s": work_s,
         "tasks": tasks,
         "locked_while_parking": int(locked),
         "park_s": round(park_s, 2),
@@ -596,6 +640,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=60.0,
         help="SORAWM_MAINTENANCE_INTERVAL_S for the idle phase (60). With the default 1 s the "
         "sweep hands queued work to every waiting poller within a second, so none stays idle",
+    )
+    parser.add_argument(
+        "--paced-work-s",
+        type=float,
+        default=5.0,
+        help="then the same 1,000 idle long-polls beside the active executors working at a pace: "
+        "each waits this long between claim and heartbeat, as a real executor does while it "
+        "removes the mark (5; 0 skips this phase)",
+    )
+    parser.add_argument(
+        "--paced-rounds",
+        type=int,
+        default=3,
+        help="tasks per active executor in the paced phase (3: with the staggered starts it "
+        "ends within ~25 s, before the pollers' own wait does)",
     )
     parser.add_argument(
         "--client-procs",
@@ -773,6 +832,39 @@ async def main_async(
             idle["goal_p99_ms"] = 50.0
             idle["sweep_interval_s"] = args.idle_sweep_s
             out["idle_phase"] = idle
+        if args.idle and args.paced_work_s > 0:
+            # The same fleet at a working pace: each of the 64 spends work_s on its task
+            # between claim and heartbeat, as a real executor spends it removing the mark. A
+            # fresh service first, so no claim left waiting by the last phase's pollers takes
+            # the new queue.
+            service.stop()
+            service = LiveService(
+                work / "svc",
+                database_url=database_url,
+                env={
+                    "SORAWM_LOG_LEVEL": "INFO",
+                    "SORAWM_MAINTENANCE_INTERVAL_S": str(args.idle_sweep_s),
+                },
+            ).start()
+            paced_tasks = args.idle_active * args.paced_rounds
+            submitted += await submit_many(service.url, video, paced_tasks)
+            paced = await idle_phase(
+                service,
+                database_url.replace("postgresql+asyncpg://", "postgresql://"),
+                idle=args.idle,
+                active=args.idle_active,
+                tasks=paced_tasks,
+                wait_s=args.idle_wait_s,
+                ledger=ledger,
+                result=result,
+                digest=digest,
+                usage_pids=(service.pid, pg_pid),
+                clients=clients,
+                prefix="ET-bench-idle-paced-",
+                work_s=args.paced_work_s,
+            )
+            paced["goal_p99_ms"] = 50.0
+            out["paced_phase"] = paced
         # every task finished exactly once
         finished = await finished_ids(service.url)
         counts_by_id: dict[str, int] = defaultdict(int)
@@ -877,6 +969,40 @@ def report(out: dict[str, Any]) -> None:
                         idle["idle_pollers_that_received_a_task"],
                         idle["double_claims"],
                         f"{idle['client_cores']:.2f}/{idle['service_cores']:.2f}/{idle['postgres_cores']:.2f}",
+                    ]
+                ],
+            )
+        )
+    paced = out.get("paced_phase")
+    if paced:
+        print()
+        print(
+            f"the same with the {paced['active_executors']} active executors working "
+            f"{paced['work_s']:g} s per task (claim, work, heartbeat, result), "
+            f"{paced['idle_pollers']} idle long-polls held open"
+        )
+        print(
+            table(
+                [
+                    "claim p99 ms",
+                    "goal<50ms",
+                    "claim p50 ms",
+                    "claim max ms",
+                    "claims",
+                    "idle got a task",
+                    "double",
+                    "cores client/svc/pg",
+                ],
+                [
+                    [
+                        paced["claim_p99_ms"],
+                        "met" if paced["claim_p99_ms"] < 50 else "MISSED",
+                        paced["claim_p50_ms"],
+                        paced["claim_max_ms"],
+                        paced["claims_by_active"],
+                        paced["idle_pollers_that_received_a_task"],
+                        paced["double_claims"],
+                        f"{paced['client_cores']:.2f}/{paced['service_cores']:.2f}/{paced['postgres_cores']:.2f}",
                     ]
                 ],
             )
