@@ -279,10 +279,9 @@ def _encode(
 ) -> tuple[int, float]:
     """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).
 
-    Two stages: a worker thread decodes and repaints batch k+1 while this thread hands batch
-    k to the encoder (FFmpeg decodes and encodes without the GIL), so the repaint costs
-    little wall time on top of the encode. A third thread decodes, handing every frame to
-    `painter.see` first."""
+    Three threads: one decodes, handing every frame to `painter.see` first; one repaints
+    batch k+1; this one hands batch k to the encoder (FFmpeg decodes and encodes without the
+    GIL), so the repaint costs little wall time on top of the encode."""
     total = max(1, info.frame_count)
     fill_seconds = 0.0
 

@@ -4,9 +4,10 @@ other times, when the mark was elsewhere.
 1. Estimate the camera path (motion.py), so a region of frame t can be found in frame u.
 2. For each marked frame t pick sources: the nearest frames before and after t (up to
    `per_side` each) where that region lies inside the picture and clear of the mark.
-3. Keep only the source crops (never whole frames): from the last pass's own decode, the
-   pipeline holding frames back until their sources have gone by, when that look-ahead fits
-   `LOOKAHEAD_BYTES`; else from a decode of their own beside the last pass (gather.py).
+3. Keep only the source crops (never whole frames): from the last pass's own decode, which
+   then runs ahead of the repaint until each frame's sources have gone by, when the frames
+   held in between fit `LOOKAHEAD_BYTES`; else from a decode of their own beside the last
+   pass (gather.py).
 4. At fill time warp the sources into frame t, take the median per side, and cross-fade
    from the "before" plate to the "after" plate by time distance. On a static shot the
    sources are the same for the whole segment, so the fill is one stable plate that fades
@@ -45,8 +46,9 @@ RING = 8  # pixels around the box that the fill is checked and corrected against
 # which the temporal fill is mixed with a spatial one: a source that does not match the
 # surroundings (something moved through the box) is not trusted.
 _TRUST, _DISTRUST = 4.0, 10.0
-# Decoded frames the last pass may hold back waiting for their "after" sources (a mark that
-# stays put for 5 s at 720p needs ~200 MB); past this the sources get a decode of their own.
+# Decoded frames the last pass may hold while the decoder runs ahead to their "after" sources
+# (a mark that stays put for 5 s at 720p needs ~200 MB); past this the sources get a decode
+# of their own.
 LOOKAHEAD_BYTES = 768 * 1024 * 1024
 
 
