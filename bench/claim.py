@@ -568,6 +568,19 @@ async def idle_phase(
     }
 
 
+def restart_slow_sweep(
+    service: LiveService, work: Path, database_url: str, sweep_s: float
+) -> LiveService:
+    """Stop `service` and start it again on the same database and files, its maintenance
+    sweep every `sweep_s` (the sweep would hand queued work to parked pollers)."""
+    service.stop()
+    return LiveService(
+        work / "svc",
+        database_url=database_url,
+        env={"SORAWM_LOG_LEVEL": "INFO", "SORAWM_MAINTENANCE_INTERVAL_S": str(sweep_s)},
+    ).start()
+
+
 def _established(port: int) -> int:
     """Established TCP connections to the service's port (server side), from /proc/net/tcp."""
     wanted = f"{port:04X}"
@@ -800,71 +813,46 @@ async def main_async(
             if not args.idle_tasks:
                 rate = ref["cycles_per_s"] if ref else 30.0
                 args.idle_tasks = int(max(100, min(800, rate * 15)))
-            ids = await submit_many(service.url, video, args.idle_tasks)
-            submitted += ids
+            submitted += await submit_many(service.url, video, args.idle_tasks)
             # the same service, database and files, with the sweep slowed (see the module doc)
-            service.stop()
-            service = LiveService(
-                work / "svc",
-                database_url=database_url,
-                env={
-                    "SORAWM_LOG_LEVEL": "INFO",
-                    "SORAWM_MAINTENANCE_INTERVAL_S": str(args.idle_sweep_s),
-                },
-            ).start()
-            dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
-            idle = await idle_phase(
-                service,
-                dsn,
-                idle=args.idle,
-                active=args.idle_active,
-                tasks=args.idle_tasks,
-                wait_s=args.idle_wait_s,
-                ledger=ledger,
-                result=result,
-                digest=digest,
-                usage_pids=(service.pid, pg_pid),
-                clients=clients,
-            )
+            service = restart_slow_sweep(service, work, database_url, args.idle_sweep_s)
+
+            async def parked_phase(tasks: int, **pace: Any) -> dict[str, Any]:
+                return await idle_phase(
+                    service,
+                    database_url.replace("postgresql+asyncpg://", "postgresql://"),
+                    idle=args.idle,
+                    active=args.idle_active,
+                    tasks=tasks,
+                    wait_s=args.idle_wait_s,
+                    ledger=ledger,
+                    result=result,
+                    digest=digest,
+                    usage_pids=(service.pid, pg_pid),
+                    clients=clients,
+                    **pace,
+                )
+
+            idle = await parked_phase(args.idle_tasks)
             if ref:
                 idle["p99_vs_no_idle_run"] = idle["claim_p99_ms"] / ref["claim_p99_ms"]
                 idle["rate_vs_no_idle_run"] = idle["cycles_per_s"] / ref["cycles_per_s"]
             idle["goal_p99_ms"] = 50.0
             idle["sweep_interval_s"] = args.idle_sweep_s
             out["idle_phase"] = idle
-        if args.idle and args.paced_work_s > 0:
-            # The same fleet at a working pace: each of the 64 spends work_s on its task
-            # between claim and heartbeat, as a real executor spends it removing the mark. A
-            # fresh service first, so no claim left waiting by the last phase's pollers takes
-            # the new queue.
-            service.stop()
-            service = LiveService(
-                work / "svc",
-                database_url=database_url,
-                env={
-                    "SORAWM_LOG_LEVEL": "INFO",
-                    "SORAWM_MAINTENANCE_INTERVAL_S": str(args.idle_sweep_s),
-                },
-            ).start()
-            paced_tasks = args.idle_active * args.paced_rounds
-            submitted += await submit_many(service.url, video, paced_tasks)
-            paced = await idle_phase(
-                service,
-                database_url.replace("postgresql+asyncpg://", "postgresql://"),
-                idle=args.idle,
-                active=args.idle_active,
-                tasks=paced_tasks,
-                wait_s=args.idle_wait_s,
-                ledger=ledger,
-                result=result,
-                digest=digest,
-                usage_pids=(service.pid, pg_pid),
-                clients=clients,
-                prefix="ET-bench-idle-paced-",
-                work_s=args.paced_work_s,
-            )
-            paced["goal_p99_ms"] = 50.0
-            out["paced_phase"] = paced
+            if args.paced_work_s > 0:
+                # The same fleet at a working pace: each of the 64 spends about work_s on its
+                # task between claim and heartbeat, as a real executor spends it removing the
+                # mark. A fresh service first, so no claim left waiting by the last phase's
+                # pollers takes the new queue.
+                service = restart_slow_sweep(service, work, database_url, args.idle_sweep_s)
+                paced_tasks = args.idle_active * args.paced_rounds
+                submitted += await submit_many(service.url, video, paced_tasks)
+                paced = await parked_phase(
+                    paced_tasks, prefix="ET-bench-idle-paced-", work_s=args.paced_work_s
+                )
+                paced["goal_p99_ms"] = 50.0
+                out["paced_phase"] = paced
         # every task finished exactly once
         finished = await finished_ids(service.url)
         counts_by_id: dict[str, int] = defaultdict(int)
