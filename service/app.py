@@ -20,7 +20,7 @@ from service.metrics import Metrics
 from service.settings import ServiceSettings
 from service.state import AppState
 from service.store import LocalFileStore
-from service.wakeup import QueueSignal
+from service.wakeup import PgQueueChannel, QueueSignal
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -33,11 +33,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         await db.create_tables()
         await db.open_pool()
         await leases.grant_restart_grace(db, lease_s=settings.lease_seconds)
+        # replicas on one PostgreSQL wake each other's waiting claims
+        channel = PgQueueChannel(db) if db.is_postgres else None
         state = AppState(
             settings=settings,
             db=db,
             store=LocalFileStore(settings.data_dir),
-            signal=QueueSignal(),
+            signal=QueueSignal(broadcast=channel.publish if channel else None),
             metrics=Metrics(),
         )
         app.state.sorawm = state
@@ -47,6 +49,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             asyncio.create_task(run_maintenance(state), name="maintenance"),
             asyncio.create_task(log_sink.run(), name="log-sink"),
         ]
+        if channel is not None:
+            background.append(
+                asyncio.create_task(channel.listen(state.signal.notify), name="replica-wakeups")
+            )
         logger.info("service ready: database {}, files in {}", db.dialect, settings.data_dir)
         try:
             yield

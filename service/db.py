@@ -37,16 +37,23 @@ class Database:
         the connection arguments SQLAlchemy itself would use for this URL."""
         if not self.is_postgres or self.pool is not None:
             return
-        _, kwargs = self.engine.dialect.create_connect_args(make_url(self.url))
-        for sqlalchemy_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
-            kwargs.pop(sqlalchemy_only, None)
         self.pool = await asyncpg.create_pool(
             min_size=min(2, max_size),
             max_size=max_size,
             init=_json_codec,
             reset=_keep_session,
-            **kwargs,
+            **self._asyncpg_args(),
         )
+
+    async def connect(self) -> asyncpg.Connection:
+        """A raw asyncpg connection of its own (PostgreSQL only), e.g. to LISTEN on."""
+        return await asyncpg.connect(**self._asyncpg_args())
+
+    def _asyncpg_args(self) -> dict[str, Any]:
+        _, kwargs = self.engine.dialect.create_connect_args(make_url(self.url))
+        for sqlalchemy_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            kwargs.pop(sqlalchemy_only, None)
+        return dict(kwargs)
 
     @property
     def is_postgres(self) -> bool:

@@ -175,5 +175,5 @@ async def receive_video(
                 form.writer.discard()
             await store.remove_task(task.id)
             await leases.discard_upload(db, task_id=task.id)
-    await signal.notify(1)
+    await signal.queued(1)
     return task

@@ -21,6 +21,9 @@ async def sweep_once(state: AppState) -> None:
         state.metrics.lease_expiries.inc()
         if task.finished_at is not None:
             state.metrics.task_ended(task)
+    requeued = sum(1 for task in expired if task.finished_at is None)
+    if requeued:
+        await state.signal.queued(requeued)
     if state.signal.waiting:
         # work queued by another replica (or requeued just now) wakes our waiting claims
         queued = await queries.count_queued(state.db)

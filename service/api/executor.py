@@ -213,7 +213,7 @@ async def fail(task_id: str, body: FailRequest, state: StateDep, _: ExecutorDep)
         retryable=body.retryable,
     )
     if task.status == TaskStatus.QUEUED.value:
-        await state.signal.notify(1)
+        await state.signal.queued(1)
     else:
         state.metrics.task_ended(task)
     return FailResponse(status=TaskStatus(task.status), attempts=task.attempts)
