@@ -25,7 +25,8 @@ async def sweep_once(state: AppState) -> None:
     if requeued:
         await state.signal.queued(requeued)
     if state.signal.waiting:
-        # work queued by another replica (or requeued just now) wakes our waiting claims
+        # the fallback for work queued elsewhere whose notice never came (several processes on
+        # one SQLite file, a replica's lost LISTEN connection)
         queued = await queries.count_queued(state.db)
         if queued:
             await state.signal.notify(min(queued, state.signal.waiting))

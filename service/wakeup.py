@@ -21,6 +21,7 @@ from loguru import logger
 from service.db import Database
 
 CHANNEL = "sorawm_queued"
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 Wake = Callable[[int], Coroutine[Any, Any, None]]  # (number of tasks queued)
 
 
@@ -62,6 +63,7 @@ class PgQueueChannel:
     were woken in process already)."""
 
     RECONNECT_S = 1.0
+    MAX_RECONNECT_S = 30.0
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,7 +76,7 @@ class PgQueueChannel:
         assert self.db.pool is not None
         try:
             await self.db.pool.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{self.replica}:{n}")
-        except (OSError, asyncpg.PostgresError) as error:
+        except _DATABASE_ERRORS as error:
             logger.warning("could not tell the other replicas about queued work: {}", error)
 
     async def listen(self, wake: Wake) -> None:
@@ -89,13 +91,18 @@ class PgQueueChannel:
                 self._wakes.add(task)
                 task.add_done_callback(self._wakes.discard)
 
+        delay = self.RECONNECT_S
         while True:
             try:
                 await self._hold(on_notice)
                 logger.warning("lost the connection that listens for other replicas' work")
-            except (OSError, asyncpg.PostgresError) as error:
-                logger.warning("cannot listen for other replicas' work ({}); retrying", error)
-            await asyncio.sleep(self.RECONNECT_S)
+                delay = self.RECONNECT_S
+            except _DATABASE_ERRORS as error:
+                logger.warning(
+                    "cannot listen for other replicas' work ({}); retrying in {:g} s", error, delay
+                )
+                delay = min(self.MAX_RECONNECT_S, delay * 2)
+            await asyncio.sleep(delay)
 
     async def _hold(self, on_notice: Callable[[object, int, str, str], None]) -> None:
         """One listening connection, until it is lost."""
