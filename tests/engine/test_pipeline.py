@@ -239,3 +239,17 @@ def test_bad_input_leaves_no_output(tmp_path: Path) -> None:
     with pytest.raises(VideoError):
         remove_watermark(junk, tmp_path / "out.mp4", boxes=[])
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_boxes_given_past_the_end_of_the_video_are_ignored(tmp_path: Path) -> None:
+    # The caller's boxes run 20 frames past the clip, the mark "moving" after its end: the
+    # frames before pick sources there that never come, and fill from the earlier ones.
+    clip = make_clip(tmp_path / "static", seed=2)
+    boxes = clip.boxes + [[250, 130, 300, 160]] * 20
+    out = tmp_path / "out.mp4"
+    report = remove_watermark(clip.marked, out, boxes=boxes, preset="veryfast")
+    assert report.frames == FRAMES
+    plan = clip.plan()
+    ours = region_psnr(clip.clean, out, plan, inside=True)
+    nothing = region_psnr(clip.clean, clip.marked, plan, inside=True)
+    assert ours > nothing + 5, (ours, nothing)
