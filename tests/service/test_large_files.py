@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from service.store import CHUNK
 from shared.contract import Headers, Routes
 from tests.fixtures.client import get_task, submit_ok
-from tests.fixtures.executor import sha256_of
+from tests.fixtures.executor import ScriptedExecutor, sha256_of
 
 SIZE = 9 * CHUNK + CHUNK // 2 + 12_345
 
@@ -33,13 +34,19 @@ def in_pieces(data: bytes, piece: int = 50_000) -> Iterator[bytes]:
         yield data[start : start + piece]
 
 
-def test_a_large_result_is_stored_and_served_byte_for_byte(
-    http: httpx.Client, video: Path, make_executor, live
-) -> None:
+@pytest.fixture
+def claimed(http: httpx.Client, video: Path, make_executor) -> tuple[ScriptedExecutor, str, str]:
+    """A task submitted and claimed: (the executor holding it, task id, lease token)."""
     submit_ok(http, video)
     executor = make_executor()
     claim = executor.claim_one()
-    task_id, token = claim["task_id"], claim["lease_token"]
+    return executor, claim["task_id"], claim["lease_token"]
+
+
+def test_a_large_result_is_stored_and_served_byte_for_byte(
+    http: httpx.Client, claimed: tuple[ScriptedExecutor, str, str], live
+) -> None:
+    executor, task_id, token = claimed
     result = os.urandom(SIZE)
 
     response = executor.http.put(
@@ -70,12 +77,9 @@ def test_a_large_result_is_stored_and_served_byte_for_byte(
 
 
 def test_a_large_result_with_the_wrong_hash_leaves_nothing_behind(
-    http: httpx.Client, video: Path, make_executor, live
+    http: httpx.Client, claimed: tuple[ScriptedExecutor, str, str], live
 ) -> None:
-    submit_ok(http, video)
-    executor = make_executor()
-    claim = executor.claim_one()
-    task_id, token = claim["task_id"], claim["lease_token"]
+    executor, task_id, token = claimed
     before = sorted(p.name for p in live.task_dir(task_id).iterdir())
 
     response = executor.upload_result(task_id, token, os.urandom(SIZE), sha256="0" * 64)
