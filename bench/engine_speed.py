@@ -43,7 +43,7 @@ SPEED_CLIPS = ("land-720p-10s", "port-704x1280-10s")
 
 
 def make_clips(work: Path) -> dict[str, Path]:
-    from executor.engine.synth import ClipSpec, generate_clip
+    from tools.synth import ClipSpec, generate_clip
 
     paths = {}
     for n, (name, (width, height, seconds)) in enumerate(CLIPS.items()):

@@ -40,7 +40,7 @@ def make_clips(folder: Path, count: int) -> list[Path]:
         [
             sys.executable,
             "-m",
-            "executor.engine.synth",
+            "tools.synth",
             str(folder),
             "--count",
             str(count),

@@ -39,12 +39,12 @@ from executor.engine.pipeline import remove_watermark
 from executor.engine.probe import probe
 from executor.engine.reader import VideoReader
 from executor.engine.roundtrip import copy_video
-from executor.engine.synth.audio import write_soundtrack
-from executor.engine.synth.background import Scene
-from executor.engine.synth.clip import _streams
-from executor.engine.synth.mark import make_mark
-from executor.engine.synth.schedule import jump_schedule
 from executor.engine.writer import VideoWriter
+from tools.synth.audio import write_soundtrack
+from tools.synth.background import Scene
+from tools.synth.clip import _streams
+from tools.synth.mark import make_mark
+from tools.synth.schedule import jump_schedule
 
 SEED = 1_000_000
 PRESET = "veryfast"
@@ -224,7 +224,7 @@ def detection_scores(marked: Path, boxes: list[list[int] | None]) -> tuple[float
     try:
         from executor.engine.pipeline import load_detector
         from executor.engine.track import track
-        from executor.engine.train.evaluate import detect_video
+        from tools.train.evaluate import detect_video
     except ImportError:
         return None
     try:

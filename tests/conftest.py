@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from executor.engine.synth.clip import ClipFiles, ClipSpec, generate_clip
 from tests.fixtures.browser import chromium
 from tests.fixtures.executor import ScriptedExecutor
 from tests.fixtures.live_service import LiveService, ServicePool
 from tests.fixtures.postgres import PostgresServer, find_bin_dir
 from tests.fixtures.videos import write_video
+from tools.synth.clip import ClipFiles, ClipSpec, generate_clip
 
 SERVICES_KEY = pytest.StashKey[list[LiveService]]()
 

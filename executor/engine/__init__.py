@@ -1,1 +1,1 @@
-"""The video engine: video I/O, synthetic training data; detection and inpainting come later."""
+"""The video engine: video in, video out (decode, detect, track, inpaint, encode); no HTTP."""

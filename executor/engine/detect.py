@@ -1,6 +1,6 @@
 """The watermark detector: an ultralytics YOLO model run in batches on RGB frames.
 
-The shipped weights (weights/sorawm-yolo-n.pt, made by `python -m executor.engine.train`)
+The shipped weights (weights/sorawm-yolo-n.pt, made by `python -m tools.train`)
 find the Sora mark; any other ultralytics YOLO detection checkpoint (.pt) loads too, such as
 SoraWatermarkCleaner's single-class detector. Which classes count as the watermark: those
 whose name contains "watermark" (any case), or class 0 when no name does. The other

@@ -13,12 +13,12 @@ import av
 import httpx
 import pytest
 
-from executor.engine.synth.clip import ClipFiles
 from shared.contract import Routes
 from tests.fixtures.client import get_task, submit_ok, wait_for_status
 from tests.fixtures.executor import ScriptedExecutor
 from tests.fixtures.executor_process import ExecutorProcess
 from tests.fixtures.live_service import LiveService
+from tools.synth.clip import ClipFiles
 
 Executors = Callable[..., ExecutorProcess]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from executor.engine.synth.clip import ClipFiles
 from tests.fixtures.client import submit_ok, wait_for_status
 from tests.fixtures.live_service import LiveService
+from tools.synth.clip import ClipFiles
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 1800

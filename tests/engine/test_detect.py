@@ -26,10 +26,10 @@ from executor.engine.detect import (  # noqa: E402
     Detector,
     WeightsNotFound,
 )
-from executor.engine.synth import ClipSpec, generate_clip  # noqa: E402
 from executor.engine.track import track  # noqa: E402
-from executor.engine.train.dataset import EVAL_SEED_START  # noqa: E402
-from executor.engine.train.evaluate import detect_video, evaluate_clip  # noqa: E402
+from tools.synth import ClipSpec, generate_clip  # noqa: E402
+from tools.train.dataset import EVAL_SEED_START  # noqa: E402
+from tools.train.evaluate import detect_video, evaluate_clip  # noqa: E402
 
 # 4 s at 15 fps: 60 frames, one or two jumps; landscape and portrait, small for speed.
 LANDSCAPE = ClipSpec(width=640, height=360, seconds=4.0, fps=15)

@@ -17,8 +17,8 @@ from executor.engine.inpaint import Cancelled, MarkPlan, margin_for
 from executor.engine.pipeline import remove_watermark
 from executor.engine.reader import VideoReader
 from executor.engine.roundtrip import copy_video
-from executor.engine.synth.mark import make_mark
 from executor.engine.writer import VideoWriter
+from tools.synth.mark import make_mark
 
 WIDTH, HEIGHT, FRAMES = 320, 180, 60
 SPOTS = [(30, 30), (180, 110), (200, 20)]  # one mark position per 20 frames

@@ -16,9 +16,9 @@ from executor.engine.detect import Detector, nms  # noqa: E402
 from executor.engine.frames import Box  # noqa: E402
 from executor.engine.reader import VideoReader  # noqa: E402
 from executor.engine.scan import STRIDE, Scanner, crop_region  # noqa: E402
-from executor.engine.synth import ClipFiles, ClipSpec, generate_clip  # noqa: E402
 from executor.engine.track import iou  # noqa: E402
-from executor.engine.train.dataset import EVAL_SEED_START  # noqa: E402
+from tools.synth import ClipFiles, ClipSpec, generate_clip  # noqa: E402
+from tools.train.dataset import EVAL_SEED_START  # noqa: E402
 
 # 8 s at 15 fps, held-out seed: the mark jumps a few times, never on a sample frame only.
 SPEC = ClipSpec(width=640, height=360, seconds=8.0, fps=15)

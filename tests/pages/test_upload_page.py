@@ -9,10 +9,10 @@ import av
 import pytest
 from playwright.sync_api import Browser, expect
 
-from executor.engine.synth.clip import ClipFiles
 from tests.fixtures.browser import WatchedPage
 from tests.fixtures.executor_process import ExecutorProcess
 from tests.fixtures.live_service import LiveService
+from tools.synth.clip import ClipFiles
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Seeded synthetic training data: video-like clips with a moving Sora-style watermark."""
 
-from executor.engine.synth.clip import ClipFiles, ClipSpec, SynthFrame, generate_clip, render_frames
+from tools.synth.clip import ClipFiles, ClipSpec, SynthFrame, generate_clip, render_frames
 
 __all__ = ["ClipFiles", "ClipSpec", "SynthFrame", "generate_clip", "render_frames"]

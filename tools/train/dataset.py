@@ -1,4 +1,4 @@
-"""A YOLO dataset made from the synthetic generator (executor.engine.synth).
+"""A YOLO dataset made from the synthetic generator (tools.synth).
 
 Seeds: the generator names a clip by (seed, index). Training uses seed TRAIN_SEED and
 validation VAL_SEED; every seed >= EVAL_SEED_START is reserved for evaluation and never
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from executor.engine.frames import Box
-from executor.engine.synth import ClipSpec, render_frames
+from tools.synth import ClipSpec, render_frames
 
 TRAIN_SEED = 0
 VAL_SEED = 1

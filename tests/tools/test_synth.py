@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from executor.engine.synth import ClipSpec, generate_clip, render_frames
-from executor.engine.synth.clip import mark_of
 from executor.engine.video import VideoReader, probe
+from tools.synth import ClipSpec, generate_clip, render_frames
+from tools.synth.clip import mark_of
 
 SPEC = ClipSpec(width=256, height=144, seconds=2.5, fps=24)
 
@@ -100,7 +100,7 @@ def test_encoded_clips_differ_where_the_boxes_say(tmp_path: Path) -> None:
 
 
 def test_cli_writes_clips_and_explains_its_flags(tmp_path: Path) -> None:
-    run = [sys.executable, "-m", "executor.engine.synth"]
+    run = [sys.executable, "-m", "tools.synth"]
     help_text = subprocess.run([*run, "--help"], capture_output=True, text=True, check=True)
     for flag in ("--count", "--seed", "--width", "--height", "--seconds", "--audio"):
         assert flag in help_text.stdout

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from executor.engine.frames import Box
-from executor.engine.synth.audio import write_soundtrack
-from executor.engine.synth.background import Scene
-from executor.engine.synth.mark import MarkSprite, make_mark
-from executor.engine.synth.schedule import jump_schedule
 from executor.engine.writer import VideoWriter
+from tools.synth.audio import write_soundtrack
+from tools.synth.background import Scene
+from tools.synth.mark import MarkSprite, make_mark
+from tools.synth.schedule import jump_schedule
 
 
 @dataclass(frozen=True)

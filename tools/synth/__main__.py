@@ -1,4 +1,4 @@
-"""CLI: python -m executor.engine.synth OUT_DIR --count N --seed S ..."""
+"""CLI: python -m tools.synth OUT_DIR --count N --seed S ..."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 from loguru import logger
 
-from executor.engine.synth.clip import ClipSpec, generate_clip
+from tools.synth.clip import ClipSpec, generate_clip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m executor.engine.synth",
+        prog="python -m tools.synth",
         description=(
             "Generate synthetic clips carrying a moving Sora-style watermark. For each clip "
             "writes clip_NNNNN_marked.mp4 (with the mark), clip_NNNNN_clean.mp4 (the same "

@@ -1,9 +1,9 @@
 """Train the shipped watermark detector from synthetic clips, reproducibly, on CPU.
 
-    python -m executor.engine.train --out /tmp/stage1.pt                 # stage 1, from scratch
-    python -m executor.engine.train --reuse-data --init /tmp/stage1.pt --lr 0.001 --epochs 8
+    python -m tools.train --out /tmp/stage1.pt                 # stage 1, from scratch
+    python -m tools.train --reuse-data --init /tmp/stage1.pt --lr 0.001 --epochs 8
                                                         # stage 2 -> the shipped weights
-    python -m executor.engine.train --clips 8 --epochs 1 --out /tmp/try.pt      # a quick try
+    python -m tools.train --clips 8 --epochs 1 --out /tmp/try.pt      # a quick try
 
 Steps: make a YOLO dataset from the synthetic generator (training seed TRAIN_SEED,
 validation seed VAL_SEED; seeds >= 1_000_000 are reserved for evaluation and refused here),
@@ -24,14 +24,14 @@ from pathlib import Path
 from loguru import logger
 
 from executor.engine.detect import DEFAULT_IMGSZ, DEFAULT_WEIGHTS, import_ultralytics
-from executor.engine.train import dataset
+from tools.train import dataset
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m executor.engine.train",
+        prog="python -m tools.train",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

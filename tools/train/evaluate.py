@@ -1,6 +1,6 @@
 """Score the detector (+ tracking) on held-out synthetic videos.
 
-    python -m executor.engine.train.evaluate --clips 8 --size 1280x720 --size 704x1280
+    python -m tools.train.evaluate --clips 8 --size 1280x720 --size 704x1280
 
 Clips come from seeds >= EVAL_SEED_START (1_000_000), never used in training. Each clip is
 encoded to H.264 by the generator and read back through the engine's VideoReader, so the
@@ -24,10 +24,10 @@ from loguru import logger
 from executor.engine.detect import DEFAULT_CONF, DEFAULT_IMGSZ, Detection, Detector
 from executor.engine.frames import Box
 from executor.engine.scan import Scanner
-from executor.engine.synth import ClipSpec, generate_clip
 from executor.engine.track import Track, iou, track
-from executor.engine.train.dataset import EVAL_SEED_START
 from executor.engine.video import VideoReader
+from tools.synth import ClipSpec, generate_clip
+from tools.train.dataset import EVAL_SEED_START
 
 IOU_THRESHOLD = 0.5
 
@@ -122,7 +122,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m executor.engine.train.evaluate",
+        prog="python -m tools.train.evaluate",
         description="Recall/precision of detector + tracking on held-out synthetic videos.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
