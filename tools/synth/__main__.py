@@ -10,6 +10,7 @@ from pathlib import Path
 from loguru import logger
 
 from tools.synth.clip import ClipSpec, generate_clip
+from tools.synth.spec import FAMILIES, SPLITS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--preset", default="veryfast", help="x264 preset (default veryfast, for speed)"
     )
+    parser.add_argument(
+        "--family",
+        choices=FAMILIES,
+        default="classic",
+        help="classic: the shipped detector's training mark; sora: the wide family (logos, "
+        "fonts, @handle, photos, edges, fades, distractors)",
+    )
+    parser.add_argument(
+        "--split", choices=SPLITS, default="train", help="photos/fonts/logos pool (sora family)"
+    )
     args = parser.parse_args(argv)
     if args.count < 1 or args.seconds <= 0 or args.fps < 1:
         parser.error("--count, --seconds and --fps must be positive")
@@ -56,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         audio=args.audio,
         crf=args.crf,
         preset=args.preset,
+        family=args.family,
+        split=args.split,
     )
     started = time.perf_counter()
     for n, index in enumerate(range(args.start, args.start + args.count), start=1):
