@@ -26,6 +26,7 @@ from service.probe import probe_video_async
 from service.settings import ServiceSettings
 from service.store import FileStore, FileWriter
 from service.wakeup import QueueSignal
+from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions
 
 MAX_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024  # headers and small fields around the file part
@@ -77,8 +78,11 @@ class _Form:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if isinstance(self._target, bytearray):
-            if len(self._target) + end - start > MAX_FIELD_BYTES:
-                raise BadUpload(f"form field is longer than {MAX_FIELD_BYTES} bytes")
+            # the options may carry mask images; every other field is short
+            options = self._target is self.fields.get("options")
+            limit = MAX_OPTIONS_BYTES if options else MAX_FIELD_BYTES
+            if len(self._target) + end - start > limit:
+                raise BadUpload(f"form field is longer than {limit} bytes")
             self._target.extend(data[start:end])
         elif self._target is not None:
             self._target.write(data[start:end])
@@ -96,16 +100,36 @@ def input_name(filename: str) -> str:
     return f"input.{suffix}" if _SUFFIX.match(suffix) else "input.bin"
 
 
-def parse_options(raw: bytes | bytearray | None) -> dict[str, Any]:
+def parse_options(raw: bytes | bytearray | None) -> TaskOptions:
+    """The task's options checked against the contract; BadUpload (422) naming the problem."""
     if not raw:
-        return {}
+        return TaskOptions()
     try:
         options = json.loads(raw)
     except ValueError as exc:
         raise BadUpload(f"options is not valid JSON: {exc}") from exc
     if not isinstance(options, dict):
         raise BadUpload("options must be a JSON object")
-    return options
+    try:
+        return TaskOptions.parse(options)
+    except ValueError as exc:
+        raise BadUpload(str(exc)) from exc
+
+
+def check_options_fit(options: TaskOptions, meta: dict[str, Any]) -> None:
+    """Boxes and masks against the probed video: refused at submit, never found by an
+    executor after its claim."""
+    try:
+        options.check_video(meta.get("width"), meta.get("height"), meta.get("duration_s"))
+    except ValueError as exc:
+        raise BadUpload(str(exc)) from exc
+
+
+def waiting_message(options: TaskOptions) -> str | None:
+    """What a queued task that not every executor can run waits for."""
+    if options.inpainter is not None and options.inpainter not in BASE_INPAINTERS:
+        return f"waiting for an executor that can run {options.inpainter}"
+    return None
 
 
 def _boundary(request: Request) -> bytes:
@@ -154,11 +178,14 @@ async def receive_video(
         stored = await form.writer.commit()
         form.writer = None
         meta = await probe_video_async(store.local_path(stored.key))
+        check_options_fit(options, meta)
         task = await leases.mark_queued(
             db,
             task_id=task.id,
             filename=form.filename,
-            options=options,
+            # what the client gave, normalised (boxes as lists); defaults stay implicit
+            options=options.model_dump(mode="json", exclude_unset=True),
+            message=waiting_message(options),
             key=stored.key,
             size=stored.size,
             sha256=stored.sha256,

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import String, case, cast, delete, insert, select, update
+from sqlalchemy import String, case, cast, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +32,7 @@ from service import leases_pg, queries
 from service.db import Database
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
 from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row, utcnow
-from shared.contract import ENDED_STATUSES, TaskStatus
+from shared.contract import BASE_INPAINTERS, ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
 PROCESSING = TaskStatus.PROCESSING.value
@@ -74,6 +74,7 @@ async def mark_queued(
     size: int,
     sha256: str,
     meta: dict[str, Any],
+    message: str | None = None,
 ) -> TaskRow:
     now = utcnow()
     stmt = (
@@ -87,6 +88,7 @@ async def mark_queued(
             input_size=size,
             input_sha256=sha256,
             input_meta=meta,
+            message=message,
             updated_at=now,
         )
     )
@@ -129,9 +131,13 @@ async def claim_next(
     executor_id: str,
     capabilities: dict[str, Any],
     lease_s: float,
+    inpainters: list[str] | None = None,
     now: datetime | None = None,
 ) -> TaskRow | None:
-    """The oldest QUEUED task becomes this executor's, with a fresh lease; None when none."""
+    """The oldest QUEUED task this executor can run becomes its own, with a fresh lease; None
+    when none. A task asking for an inpainter outside `inpainters` (default: the ones every
+    executor runs) waits for another executor, its attempts untouched."""
+    runs = list(BASE_INPAINTERS) if inpainters is None else inpainters
     now = now or utcnow()
     lease_token = secrets.token_urlsafe(24)
     lease_expires_at = now + timedelta(seconds=lease_s)
@@ -143,13 +149,15 @@ async def claim_next(
             lease_expires_at=lease_expires_at,
             now=now,
             capabilities=capabilities,
+            inpainters=runs,
         )
         if task is not None:
             _claimed(task, executor_id)
         return task
+    wanted = TASKS.c.options["inpainter"].as_string()
     oldest = (
         select(TASKS.c.id)
-        .where(TASKS.c.status == QUEUED)
+        .where(TASKS.c.status == QUEUED, or_(wanted.is_(None), wanted.in_(runs)))
         .order_by(TASKS.c.created_at, TASKS.c.id)
         .limit(1)
     )

@@ -42,8 +42,9 @@ def _upsert_executor(source: str, *, store_capabilities: str = "false") -> str:
     """
 
 
-# QUEUED → PROCESSING: the oldest queued row nobody else holds ($1 executor, $2 token,
-# $3 lease expiry, $4 now, $5 capabilities, $6 whether to store them)
+# QUEUED → PROCESSING: the oldest queued row nobody else holds that asks for no inpainter or
+# one this executor runs ($1 executor, $2 token, $3 lease expiry, $4 now, $5 capabilities,
+# $6 whether to store them, $7 the inpainters it runs)
 CLAIM = f"""
 WITH claimed AS (
     UPDATE tasks SET
@@ -52,6 +53,7 @@ WITH claimed AS (
         message = NULL, started_at = $4, updated_at = $4
     WHERE id = (
         SELECT id FROM tasks WHERE status = '{QUEUED}'
+          AND (options->>'inpainter' IS NULL OR options->>'inpainter' = ANY($7::varchar[]))
         ORDER BY created_at, id LIMIT 1
         FOR UPDATE SKIP LOCKED  -- several replicas and executors claim at once
     ) AND status = '{QUEUED}'
@@ -125,9 +127,17 @@ async def claim(
     lease_expires_at: datetime,
     now: datetime,
     capabilities: dict[str, Any],
+    inpainters: list[str],
 ) -> TaskRow | None:
     row = await pool.fetchrow(
-        CLAIM, executor_id, lease_token, lease_expires_at, now, capabilities, bool(capabilities)
+        CLAIM,
+        executor_id,
+        lease_token,
+        lease_expires_at,
+        now,
+        capabilities,
+        bool(capabilities),
+        inpainters,
     )
     return task_from_row(row) if row is not None else None
 

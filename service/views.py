@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from service.models import Executor, LogRecord, TaskRow
 from shared.contract import (
@@ -28,6 +29,24 @@ def maybe_aware(value: datetime | None) -> datetime | None:
 def as_utc(value: datetime) -> datetime:
     """A caller's time in UTC; one given without a zone is taken as UTC."""
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def public_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options as shown: a mask's PNG (up to megabytes, sent again with every listing and
+    every event) is replaced by its size; the executor's claim still gets it whole."""
+    masks = options.get("masks")
+    if not masks:
+        return options
+    shown = [
+        {key: value for key, value in mask.items() if key != "png_base64"}
+        | {"png_bytes": _decoded_length(mask.get("png_base64", ""))}
+        for mask in masks
+    ]
+    return options | {"masks": shown}
+
+
+def _decoded_length(text: str) -> int:
+    return len(text) * 3 // 4 - text[-2:].count("=")
 
 
 def task_public(task: TaskRow) -> TaskPublic:
@@ -58,7 +77,7 @@ def task_public(task: TaskRow) -> TaskPublic:
         max_attempts=task.max_attempts,
         executor_id=task.executor_id,
         cancel_requested=task.cancel_requested,
-        options=task.options or {},
+        options=public_options(task.options or {}),
         input=input_info,
         result=result,
         created_at=aware(task.created_at),

@@ -6,11 +6,15 @@ route paths, header names, the status enum and the JSON bodies live here once.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from shared.png import png_size
 
 API_VERSION = "v1"
 
@@ -121,6 +125,171 @@ class InputInfo(FileInfo):
     has_audio: bool | None = None
 
 
+Inpainter = Literal["temporal", "telea", "lama"]
+INPAINTERS: tuple[str, ...] = ("temporal", "telea", "lama")
+# what every executor can run; one that does not say (an older one) runs these
+BASE_INPAINTERS: tuple[str, ...] = ("temporal", "telea")
+
+MAX_REGIONS = 256
+MAX_MASKS = 32
+MAX_MASK_PNG_BYTES = 4 * 1024 * 1024
+# the `options` form field as sent (JSON text): room for a few masks in base64
+MAX_OPTIONS_BYTES = 8 * 1024 * 1024
+
+
+class TimeRange(BaseModel):
+    """`start_s` (inclusive) to `end_s` (exclusive), in seconds of the video; either may be
+    left out (from the start / to the end); both left out: the whole video."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_s: float | None = Field(default=None, ge=0, description="from this time (inclusive)")
+    end_s: float | None = Field(default=None, gt=0, description="until this time (exclusive)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError("end_s must be greater than start_s")
+        return self
+
+    def covers(self, seconds: float) -> bool:
+        return (self.start_s is None or seconds >= self.start_s) and (
+            self.end_s is None or seconds < self.end_s
+        )
+
+
+class RegionOption(TimeRange):
+    """A box to clean instead of what the detector finds, during its time range."""
+
+    box: tuple[int, int, int, int] = Field(
+        description="[x1, y1, x2, y2] in the video's pixels (x2 and y2 exclusive)",
+        examples=[[1040, 610, 1240, 690]],
+    )
+
+    @model_validator(mode="after")
+    def _box(self) -> RegionOption:
+        x1, y1, x2, y2 = self.box
+        if x1 < 0 or y1 < 0:
+            raise ValueError("box: x1 and y1 must not be negative")
+        if x2 <= x1:
+            raise ValueError("box: x2 must be greater than x1")
+        if y2 <= y1:
+            raise ValueError("box: y2 must be greater than y1")
+        return self
+
+
+class MaskOption(TimeRange):
+    """A mask image to clean instead of what the detector finds, during its time range: a PNG
+    of the video's size, white (any pixel brighter than mid-grey) where to clean."""
+
+    png_base64: str = Field(
+        description=f"the PNG, base64; at most {MAX_MASK_PNG_BYTES // (1024 * 1024)} MiB decoded"
+    )
+    _size: tuple[int, int] = PrivateAttr(default=(0, 0))
+
+    @model_validator(mode="after")
+    def _png(self) -> MaskOption:
+        if len(self.png_base64) > (MAX_MASK_PNG_BYTES + 2) // 3 * 4 + 4:
+            raise ValueError(f"the PNG is larger than {MAX_MASK_PNG_BYTES} bytes")
+        data = self.png()
+        self._size = png_size(data)
+        return self
+
+    def png(self) -> bytes:
+        """The PNG's bytes."""
+        try:
+            return base64.b64decode(self.png_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"png_base64 is not base64 ({exc})") from exc
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the mask."""
+        return self._size
+
+
+class TaskOptions(BaseModel):
+    """The `options` JSON of a task (every key optional; unknown keys are refused).
+
+    - `inpainter`: how to repaint; a task asking for one (e.g. `lama`) waits until an executor
+      that can run it claims it. Left out: the executor's own default.
+    - `crf`: x264 quality of the result, 0–51 (lower is better).
+    - `regions` and `masks`: take over from the detector. In every frame that falls in one of
+      their time ranges, exactly the union of the boxes and masks that cover it is cleaned,
+      whatever the detector would have found there (another kind of watermark, a mark the
+      detector misses); elsewhere the detector decides, unless `detect` is false.
+    - `detect`: false cleans only the user's areas (no detection anywhere).
+
+    Example: `{"inpainter": "telea", "regions": [{"box": [10, 10, 120, 60], "start_s": 0,
+    "end_s": 2.5}], "masks": [{"png_base64": "iVBORw0…", "start_s": 3}]}`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    inpainter: Inpainter | None = Field(default=None, description="temporal, telea or lama")
+    crf: int | None = Field(default=None, ge=0, le=51, description="x264 quality, 0-51")
+    regions: list[RegionOption] = Field(default_factory=list, max_length=MAX_REGIONS)
+    masks: list[MaskOption] = Field(default_factory=list, max_length=MAX_MASKS)
+    detect: bool = Field(default=True, description="also detect the mark outside the user's areas")
+
+    @property
+    def user_areas(self) -> list[RegionOption | MaskOption]:
+        return [*self.regions, *self.masks]
+
+    def check_video(
+        self, width: int | None, height: int | None, duration_s: float | None = None
+    ) -> None:
+        """ValueError naming the first option that does not fit a video of this size."""
+        for i, region in enumerate(self.regions):
+            x1, y1, x2, y2 = region.box
+            if width is not None and height is not None and (x2 > width or y2 > height):
+                raise ValueError(
+                    f"options.regions[{i}].box {list(region.box)} lies outside the "
+                    f"{width}x{height} video"
+                )
+        for i, mask in enumerate(self.masks):
+            if width is not None and height is not None and mask.size != (width, height):
+                raise ValueError(
+                    f"options.masks[{i}] is {mask.size[0]}x{mask.size[1]}, "
+                    f"the video is {width}x{height}"
+                )
+        if duration_s is not None:
+            for name, areas in (("regions", self.regions), ("masks", self.masks)):
+                for i, area in enumerate(areas):
+                    if area.start_s is not None and area.start_s >= duration_s:
+                        raise ValueError(
+                            f"options.{name}[{i}] starts at {area.start_s:g} s, after the "
+                            f"end of the {duration_s:.2f} s video"
+                        )
+
+    @classmethod
+    def parse(cls, raw: Any) -> TaskOptions:
+        """The options, or ValueError with a sentence naming each problem
+        (`options.regions[0].box: x2 must be greater than x1`)."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = dict.fromkeys(_problem(error) for error in exc.errors())
+            raise ValueError("; ".join(problems)) from None
+
+
+def _problem(error: Any) -> str:
+    where = "options"
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown option"
+    elif error["type"] == "literal_error" and error["loc"][-1:] == ("inpainter",):
+        message = f"unknown inpainter {error.get('input')!r}: choose one of {', '.join(INPAINTERS)}"
+    if "box" in error["loc"][:-1] or (error["loc"][-1:] == ("box",) and "tuple" in error["type"]):
+        where = where[: where.index(".box") + 4]
+        message = "a box is 4 whole numbers [x1, y1, x2, y2]"
+    if message.startswith("box: "):
+        where, message = f"{where}.box", message.removeprefix("box: ")
+    return f"{where}: {message}"
+
+
 class TaskPublic(BaseModel):
     """What `GET /api/tasks/{id}` answers."""
 
@@ -164,6 +333,11 @@ class Capabilities(BaseModel):
     gpu_name: str | None = None
     vram_mb: int | None = None
     engine_version: str | None = None
+    # the inpainters it can run; None (an older executor): BASE_INPAINTERS
+    inpainters: list[str] | None = Field(default=None, max_length=16)
+
+    def runs(self) -> list[str]:
+        return list(BASE_INPAINTERS) if self.inpainters is None else self.inpainters
 
 
 class ClaimRequest(BaseModel):

@@ -56,6 +56,7 @@ async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimRes
             executor_id=body.executor_id,
             capabilities=capabilities,
             lease_s=state.settings.lease_seconds,
+            inpainters=body.capabilities.runs(),
         )
         if task is not None:
             state.metrics.claims.inc()
