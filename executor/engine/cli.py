@@ -11,6 +11,7 @@ from loguru import logger
 from executor.engine.errors import VideoError
 from executor.engine.inpaint import NAMES, Cancelled, InpainterError
 from executor.engine.pipeline import DetectorUnavailable, load_boxes, remove_watermark
+from executor.engine.regions import UserArea, UserAreas, parse_mask, parse_region
 from executor.engine.writer import DEFAULT_PRESET
 
 EXIT_BAD_INPUT = 2
@@ -67,10 +68,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "x2, y2] or null} (x2, y2 exclusive) or a list with one entry per frame"
         ),
     )
+    parser.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2[@START-END]",
+        help=(
+            "clean this box (pixels, x2 and y2 exclusive) instead of what the detector finds, "
+            "from START to END seconds (either may be left out: 2-, -4.5; no @: the whole "
+            "video); repeatable. For other kinds of marks, or a mark the detector misses"
+        ),
+    )
+    parser.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="PNG[@START-END]",
+        help=(
+            "clean the white pixels of this mask image (the video's size) instead of what the "
+            "detector finds, from START to END seconds; repeatable. Where several --region and "
+            "--mask cover a frame, their union is cleaned"
+        ),
+    )
+    parser.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="clean only the --region/--mask areas: no detection anywhere",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
     args = parser.parse_args(argv)
     if not 0 <= args.crf <= 51:
         parser.error("--crf must be between 0 and 51")
+    try:
+        areas: list[UserArea] = [parse_region(text) for text in args.region]
+        areas += [parse_mask(text) for text in args.mask]
+    except ValueError as error:
+        parser.error(str(error))
+    if args.no_detect and not areas:
+        parser.error("--no-detect needs at least one --region or --mask")
+    args.user = UserAreas(tuple(areas), detect=not args.no_detect) if areas else None
     return args
 
 
@@ -109,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             crf=args.crf,
             preset=args.preset,
             boxes=boxes,
+            user=args.user,
             progress=_Bar(not args.quiet),
         )
     except (VideoError, InpainterError, DetectorUnavailable, ValueError) as error:

@@ -33,6 +33,7 @@ from executor.engine.inpaint.base import check_cancel
 from executor.engine.inpaint.motion import CameraPath, MotionEstimator
 from executor.engine.probe import VideoInfo, probe
 from executor.engine.reader import VideoReader
+from executor.engine.regions import UserAreas
 from executor.engine.writer import DEFAULT_PRESET, VideoWriter
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def remove_watermark(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     detector: Detector | None = None,
+    user: UserAreas | None = None,
 ) -> Report:
     """Remove the moving watermark from `src` and write `dst`.
 
@@ -98,14 +100,19 @@ def remove_watermark(
     inputs, InpainterError for a bad inpainter setup, DetectorUnavailable when detection is
     needed but no detector is installed. `detector`: one already loaded (a long-running
     caller keeps one instead of loading the weights for every video); it overrides
-    `detector_weights` and `device` for detection.
+    `detector_weights` and `device` for detection. `user`: the user's boxes and masks per
+    time range, cleaned instead of what detection finds in their frames (detection is
+    skipped when they cover every frame or `user.detect` is off).
     """
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve():
         raise ValueError("the output must not overwrite the input")
     info = probe(src)
+    if user is not None:
+        user.check(info.width, info.height)  # before any work: a bad area is the caller's error
+    detecting = boxes is None and (user is None or user.needs_detection(info.frame_count, info.fps))
     painter = make_inpainter(inpainter, device=device, lama_model=lama_model, fps=info.fps)
-    bar = _ProgressBar(progress, detecting=boxes is None)
+    bar = _ProgressBar(progress, detecting=detecting)
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -116,6 +123,9 @@ def remove_watermark(
         plan = MarkPlan.from_boxes(
             boxes, width=info.width, height=info.height, frames=frames, margin=margin
         )
+    elif not detecting:  # the user's areas are all there is to clean
+        margin = margin_for(info.width, info.height)
+        plan = MarkPlan(width=info.width, height=info.height, boxes=[], margin=margin)
     else:
         if detector is None:
             detector = load_detector(detector_weights, device)
@@ -128,6 +138,15 @@ def remove_watermark(
         finally:
             if motion is not None:
                 motion.close()
+    if user:
+        plan = user.plan(
+            width=info.width,
+            height=info.height,
+            frames=max(info.frame_count, plan.frames),
+            fps=info.fps,
+            margin=plan.margin,
+            detected=plan,
+        )
     seconds["detect"] = time.perf_counter() - started
     logger.info("{}: {} mark segments", src.name, len(plan.segments))
 
@@ -158,7 +177,7 @@ def remove_watermark(
         width=info.width,
         height=info.height,
         inpainter=painter.name,
-        detected=boxes is None,
+        detected=detecting,
         segments=plan.segments,
         seconds={stage: round(value, 3) for stage, value in seconds.items()},
     )
@@ -288,7 +307,7 @@ def _encode(
     def repaint(batch: list[Frame]) -> list[Frame]:
         nonlocal fill_seconds
         started = time.perf_counter()
-        painter.fill(batch, plan)
+        painter.repaint(batch, plan)  # fill, kept to the plan's masks where it has them
         fill_seconds += time.perf_counter() - started
         return batch
 

@@ -59,6 +59,20 @@ class Inpainter(ABC):
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
         """Repaint, in place, `plan.box(frame.index)` of each frame that has one."""
 
+    def repaint(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
+        """`fill`, then keep only the planned mask's pixels of the frames that have one (the
+        pipeline calls this): every inpainter honours a user's mask the same way, and the
+        pixels outside it stay bit-exact."""
+        kept = [
+            (frame, _Planes.read(frame, box), weights)
+            for frame in frames
+            if (weights := plan.mask(frame.index)) is not None
+            and (box := plan.box(frame.index)) is not None
+        ]
+        self.fill(frames, plan)
+        for frame, before, weights in kept:
+            before.blend_into(frame, weights)
+
     def lookahead(self) -> int:
         """How many frames the last pass's decode must be allowed to run ahead of `fill`
         (the frames it repaints from that lie ahead); by default none."""
@@ -91,13 +105,55 @@ def grow(box: Box, pad: int, width: int, height: int) -> Box:
     return x1, y1, x2, y2
 
 
-def box_mask(outer: Box, box: Box) -> np.ndarray:
-    """uint8 mask over `outer`: 1 inside `box`."""
+def box_mask(outer: Box, box: Box, weights: np.ndarray | None = None) -> np.ndarray:
+    """uint8 mask over `outer`: 1 inside `box`, or with `weights` (over `box`) only where
+    they are above 0."""
     ox1, oy1, ox2, oy2 = outer
     mask = np.zeros((oy2 - oy1, ox2 - ox1), dtype=np.uint8)
     x1, y1, x2, y2 = box
-    mask[max(0, y1 - oy1) : max(0, y2 - oy1), max(0, x1 - ox1) : max(0, x2 - ox1)] = 1
+    inside = (slice(max(0, y1 - oy1), max(0, y2 - oy1)), slice(max(0, x1 - ox1), max(0, x2 - ox1)))
+    mask[inside] = 1 if weights is None else (weights > 0)
     return mask
+
+
+class _Planes:
+    """A frame's YUV pixels over a box, as decoded, to blend back by a mask's weights."""
+
+    def __init__(self, box: Box, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        self.box, self.y, self.u, self.v = box, y, u, v
+
+    @staticmethod
+    def _chroma(box: Box) -> tuple[slice, slice]:
+        x1, y1, x2, y2 = box
+        return slice(y1 // 2, (y2 + 1) // 2), slice(x1 // 2, (x2 + 1) // 2)
+
+    @classmethod
+    def read(cls, frame: Frame, box: Box) -> _Planes:
+        x1, y1, x2, y2 = box
+        chroma = cls._chroma(box)
+        return cls(
+            box, frame.y[y1:y2, x1:x2].copy(), frame.u[chroma].copy(), frame.v[chroma].copy()
+        )
+
+    def blend_into(self, frame: Frame, weights: np.ndarray) -> None:
+        """frame = before + (frame - before) * weights: exactly `before` where weights are 0
+        (chroma: where all four luma pixels of the block are)."""
+        x1, y1, x2, y2 = self.box
+        _mix(frame.y[y1:y2, x1:x2], self.y, weights)
+        # the weights on the 2x2 grid of the chroma planes (pixels outside the box weigh 0)
+        ay, ax = y1 - y1 % 2, x1 - x1 % 2
+        grid = np.zeros((2 * self.u.shape[0], 2 * self.u.shape[1]), dtype=np.float32)
+        grid[y1 - ay : y2 - ay, x1 - ax : x2 - ax] = weights
+        block = grid.reshape(self.u.shape[0], 2, self.u.shape[1], 2).mean(axis=(1, 3))
+        chroma = self._chroma(self.box)
+        _mix(frame.u[chroma], self.u, block)
+        _mix(frame.v[chroma], self.v, block)
+
+
+def _mix(target: np.ndarray, before: np.ndarray, weights: np.ndarray) -> None:
+    base = before.astype(np.float32)
+    mixed = base + (target.astype(np.float32) - base) * weights
+    target[...] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def feather_for(box: Box, frame_width: int, frame_height: int, width: int) -> np.ndarray:

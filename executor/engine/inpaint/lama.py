@@ -50,7 +50,7 @@ class LamaInpainter(Inpainter):
         logger.info("lama: {} on {}{}", path.name, self.device, " (fp16)" if self.half else "")
 
     def fill(self, frames: Sequence[Frame], plan: MarkPlan) -> None:
-        groups: dict[tuple[int, int], list[tuple[Frame, Box, Box, np.ndarray]]] = {}
+        groups: dict[tuple[int, int], list[tuple[Frame, Box, Box, np.ndarray, Any]]] = {}
         for frame in frames:
             box = plan.box(frame.index)
             if box is None:
@@ -58,14 +58,15 @@ class LamaInpainter(Inpainter):
             x1, y1, x2, y2 = box
             pad = max(16, (y2 - y1), (x2 - x1) // 4)
             crop_box, crop = frame.read_region(grow(box, pad, frame.width, frame.height))
-            groups.setdefault(crop.shape[:2], []).append((frame, box, crop_box, crop))
+            weights = plan.mask(frame.index)
+            groups.setdefault(crop.shape[:2], []).append((frame, box, crop_box, crop, weights))
         for items in groups.values():
             for start in range(0, len(items), self.batch_size):
                 chunk = items[start : start + self.batch_size]
-                images = np.stack([crop for _, _, _, crop in chunk])
-                masks = np.stack([box_mask(crop_box, box) for _, box, crop_box, _ in chunk])
+                images = np.stack([crop for _, _, _, crop, _ in chunk])
+                masks = np.stack([box_mask(crop_box, box, w) for _, box, crop_box, _, w in chunk])
                 filled = self._run(images, masks)
-                for (frame, box, crop_box, _), fill in zip(chunk, filled, strict=True):
+                for (frame, box, crop_box, _, _), fill in zip(chunk, filled, strict=True):
                     composite(frame, box, fill, crop_box, plan.feather)
 
     def _run(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:

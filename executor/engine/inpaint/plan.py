@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
 
 from executor.engine.frames import Box
+
+Source = Literal["detected", "user"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,8 @@ class Segment:
     start: int
     end: int
     box: Box
+    # "user": the box (and mask) came from the user's regions or masks, not the detector
+    source: Source = "detected"
 
     @property
     def frames(self) -> int:
@@ -27,16 +34,24 @@ class Segment:
 
 @dataclass(frozen=True)
 class MarkPlan:
-    """Per-frame box to repaint (already dilated, clipped to the frame) or None."""
+    """Per-frame box to repaint (already dilated, clipped to the frame) or None.
+
+    `masks` (optional, per frame): float32 weights 0..1 over that frame's box, the only pixels
+    that may change (a user's mask or several user areas, already dilated and feathered);
+    frames sharing an area share one array. `user` (optional, per frame): True where the box
+    came from the user instead of the detector.
+    """
 
     width: int
     height: int
     boxes: list[Box | None]
     margin: int = 0  # how far the boxes were grown around the mark: the blend's feather
+    masks: Sequence[np.ndarray | None] = ()
+    user: Sequence[bool] = ()
     segments: list[Segment] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", _segments(self.boxes))
+        object.__setattr__(self, "segments", _segments(self.boxes, self.masks, self.user))
 
     @property
     def frames(self) -> int:
@@ -48,6 +63,18 @@ class MarkPlan:
 
     def box(self, index: int) -> Box | None:
         return self.boxes[index] if 0 <= index < len(self.boxes) else None
+
+    def mask(self, index: int) -> np.ndarray | None:
+        """Weights over `box(index)` when only part of the box may change, else None."""
+        return self.masks[index] if 0 <= index < len(self.masks) else None
+
+    def is_user(self, index: int) -> bool:
+        return 0 <= index < len(self.user) and self.user[index]
+
+    @property
+    def user_frames(self) -> frozenset[int]:
+        """Frames whose area the user gave: nothing detected there is to be confirmed."""
+        return frozenset(i for i, mine in enumerate(self.user) if mine)
 
     @classmethod
     def from_boxes(
@@ -107,13 +134,19 @@ def _as_box(box: Sequence[int]) -> Box:
     return x1, y1, x2, y2
 
 
-def _segments(boxes: Sequence[Box | None]) -> list[Segment]:
+def _segments(
+    boxes: Sequence[Box | None], masks: Sequence[np.ndarray | None], user: Sequence[bool]
+) -> list[Segment]:
+    def key(i: int) -> tuple[Box | None, int, bool]:
+        mask = masks[i] if i < len(masks) else None
+        return boxes[i], id(mask), i < len(user) and user[i]
+
     segments: list[Segment] = []
     start = 0
     for i in range(1, len(boxes) + 1):
-        if i == len(boxes) or boxes[i] != boxes[start]:
-            box = boxes[start]
+        if i == len(boxes) or key(i) != key(start):
+            box, _, mine = key(start)
             if box is not None:
-                segments.append(Segment(start, i - 1, box))
+                segments.append(Segment(start, i - 1, box, "user" if mine else "detected"))
             start = i
     return segments

@@ -22,16 +22,20 @@ class TeleaInpainter(Inpainter):
         for frame in frames:
             box = plan.box(frame.index)
             if box is not None:
-                crop_box, fill = telea_fill(frame, box, self.radius)
+                crop_box, fill = telea_fill(frame, box, self.radius, plan.mask(frame.index))
                 composite(frame, box, fill, crop_box, plan.feather)
 
 
-def telea_fill(frame: Frame, box: Box, radius: int = 5) -> tuple[Box, np.ndarray]:
-    """TELEA's fill of `box` from the pixels around it: the crop read and its filled pixels."""
+def telea_fill(
+    frame: Frame, box: Box, radius: int = 5, weights: np.ndarray | None = None
+) -> tuple[Box, np.ndarray]:
+    """TELEA's fill of `box` from the pixels around it: the crop read and its filled pixels.
+    With `weights` (a mask over the box) only the mask's pixels are unknown: the rest of the
+    box is known picture to fill from."""
     x1, y1, x2, y2 = box
     pad = max(8, (y2 - y1) // 2)
     crop_box, crop = frame.read_region(grow(box, pad, frame.width, frame.height))
-    return crop_box, telea_array(crop, box_mask(crop_box, box), radius)
+    return crop_box, telea_array(crop, box_mask(crop_box, box, weights), radius)
 
 
 def telea_array(rgb: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
