@@ -144,7 +144,10 @@ def _texts(
         outline = float(rng.uniform(0.2, 0.6)) if rng.random() < 0.3 else 0.0
         ink, shadow = _text_sprite(rng, text, pick_font(rng, fonts), px, opacity, outline)
         h, w = ink.shape
-        position = np.array([rng.uniform(-0.1 * w, width - 0.9 * w), rng.uniform(0, height - h)])
+        low_x = -0.1 * w
+        position = np.array(
+            [rng.uniform(low_x, max(low_x, width - 0.9 * w)), rng.uniform(0, max(0, height - h))]
+        )
         velocity = np.zeros(2)
         if rng.random() < 0.3:
             velocity = rng.uniform(-1.5, 1.5, size=2) * 30 / fps
