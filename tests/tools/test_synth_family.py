@@ -182,8 +182,8 @@ def test_heldout_split_never_overlaps_training() -> None:
     assert not {p.path for p in train.photos} & {p.path for p in held.photos}
     assert not {p.key for p in train.photos} & {p.key for p in held.photos}
     assert not {f.name for f in train.fonts} & {f.name for f in held.fonts}
-    assert not set(train.logos) & set(held.logos)
-    assert set(HELDOUT_LOGOS) <= set(held.logos) and len(train.logos) >= 5
+    assert not set(train.logos) & set(HELDOUT_LOGOS)
+    assert set(HELDOUT_LOGOS) <= set(held.logos) and len(set(train.logos)) >= 5
     assert set(train.logos) | set(held.logos) == set(LOGO_NAMES)
     assert not any(photo_is_heldout(p) for p in train.photos)
     assert not any(font_is_heldout(f) for f in train.fonts)
@@ -213,6 +213,7 @@ def test_heldout_clips_cover_the_cases() -> None:
     assert any(c.spec.height > c.spec.width for c in clips)
     assert any(c.spec.audio for c in clips)
     assert len({(c.seed, c.index) for c in clips}) == 20
+    assert all(c.spec.look.mark is (c.name != "no-mark-text-subtitles") for c in clips)
     with pytest.raises(ValueError):
         heldout_clips(2, seed=5)
 

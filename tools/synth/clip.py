@@ -101,7 +101,9 @@ def _plan(seed: int, index: int, spec: ClipSpec) -> _Plan:
     sprite = make_sora_mark(
         mark_rng, spec.width, logos=list(side.logos), fonts=list(side.fonts), look=look
     )
-    has_mark = look.mark and style_rng.random() >= NO_MARK_SHARE
+    has_mark = style_rng.random() >= NO_MARK_SHARE
+    if look.mark is not None:
+        has_mark = look.mark
     fade = look.fade if look.fade is not None else bool(style_rng.random() < FADE_SHARE)
     placements: list[Placement | None] = [None] * spec.frames
     edge = False

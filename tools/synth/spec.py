@@ -16,7 +16,8 @@ class Look:
 
     opacity: (low, high) range the mark's opacity is drawn from. edge: True puts one stay
     against a frame edge, False keeps every stay off the edges. mark=False makes a clip
-    without any mark (distractors only). negatives: exactly these distractor kinds."""
+    without any mark (distractors only), True one that surely has it (None: a few clips of
+    the seed's choosing have none). negatives: exactly these distractor kinds."""
 
     background: str | None = None  # "photo" | "procedural"
     logo: str | None = None
@@ -26,7 +27,7 @@ class Look:
     opacity: tuple[float, float] | None = None
     edge: bool | None = None
     fade: bool | None = None
-    mark: bool = True
+    mark: bool | None = None
     negatives: tuple[str, ...] | None = None
 
 

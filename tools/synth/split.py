@@ -7,7 +7,8 @@ Rules (fixed, by name, so every machine with the same packages agrees):
   held-out fifth (sha1 of the key, first byte % 5 == 0);
 - fonts: the families in HELDOUT_FONT_FAMILIES (Open Sans, URW Bookman), plus any file whose
   name hashes into the held-out tenth;
-- logo shapes: HELDOUT_LOGOS ("trefoil");
+- logo shapes: HELDOUT_LOGOS ("trefoil") never appear in training clips; held-out clips
+  draw from every shape, the held-out one weighted to about a third of them;
 - seeds: evaluation clips use seeds >= EVAL_SEED (1_000_000); training refuses them.
 
 `heldout_clips()` is what a benchmark calls; generate each with
@@ -38,7 +39,7 @@ class Pool:
 
     photos: tuple[PhotoFile, ...]
     fonts: tuple[FontFile, ...]
-    logos: tuple[str, ...]
+    logos: tuple[str, ...]  # may repeat a name to weight it
 
 
 def _hashed_out(name: str, modulus: int) -> bool:
@@ -68,7 +69,9 @@ def pool(split: str) -> Pool:
     return Pool(
         photos=tuple(p for p in installed_photos() if photo_is_heldout(p) == held),
         fonts=tuple(f for f in installed_fonts() if font_is_heldout(f) == held),
-        logos=tuple(name for name in LOGO_NAMES if logo_is_heldout(name) == held),
+        logos=(*HELDOUT_LOGOS, *HELDOUT_LOGOS, *LOGO_NAMES)
+        if held
+        else tuple(name for name in LOGO_NAMES if not logo_is_heldout(name)),
     )
 
 
@@ -133,6 +136,8 @@ def heldout_clips(
     clips = []
     for index in range(n):
         name, (width, height), look, audio = cases[index % len(cases)]
+        if look.mark is None:
+            look = replace(look, mark=True)  # every case but the no-mark one has the mark
         spec = ClipSpec(
             width=width,
             height=height,
@@ -155,7 +160,7 @@ def _tags(name: str, spec: ClipSpec) -> tuple[str, ...]:
             "opacity:"
             + ("low" if look.opacity[1] <= 0.5 else "high" if look.opacity[0] >= 0.75 else "mid")
         )
-    if not look.mark:
+    if look.mark is False:
         tags.append("no-mark")
     if spec.audio:
         tags.append("audio")

@@ -7,6 +7,12 @@ encoded to H.264 by the generator and read back through the engine's VideoReader
 detector sees decoded frames, as in production. Per frame, a box is correct when its IoU
 with the ground truth is >= 0.5; `covered` counts marks lying wholly inside the dilated box
 (what inpainting needs). Detection runs as in the engine: the sampling scanner (scan.py).
+
+The wide family's held-out clips (tools.synth.heldout_clips: photos, fonts and a logo shape
+never used in training), scored per style group, for one or more weights files side by side:
+
+    python -m tools.train.evaluate --heldout 18 --seconds 4 \
+        --weights executor/engine/weights/sorawm-yolo-n.pt --weights .train/wild.pt
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loguru import logger
@@ -26,7 +32,7 @@ from executor.engine.frames import Box
 from executor.engine.scan import Scanner
 from executor.engine.track import Track, iou, track
 from executor.engine.video import VideoReader
-from tools.synth import ClipSpec, generate_clip
+from tools.synth import ClipSpec, HeldoutClip, generate_clip, heldout_clips
 from tools.train.dataset import EVAL_SEED_START
 
 IOU_THRESHOLD = 0.5
@@ -106,6 +112,45 @@ def evaluate_clip(
     return result, found
 
 
+def style_groups(clip: HeldoutClip, style: dict[str, object]) -> list[str]:
+    """The groups a held-out clip's score counts in: its case, and each style property."""
+    opacity = float(style.get("opacity", 0.0))  # type: ignore[arg-type]
+    band = "low" if opacity < 0.5 else "high" if opacity > 0.75 else "mid"
+    groups = [
+        "all",
+        f"case:{clip.name}",
+        f"logo:{style.get('logo')}{'' if style.get('filled') else ' (outline)'}",
+        f"font:{style.get('font')}",
+        f"handle:{'yes' if style.get('handle') else 'no'}",
+        f"opacity:{band}",
+        f"background:{style.get('background')}",
+        f"edge:{'yes' if style.get('edge') else 'no'}",
+        f"fade:{'yes' if style.get('fade') else 'no'}",
+        "portrait" if clip.spec.height > clip.spec.width else "landscape",
+    ]
+    if not style.get("mark", True):
+        groups.append("no-mark")
+    groups += [f"negative:{kind}" for kind in style.get("negatives", [])]  # type: ignore[attr-defined]
+    return groups
+
+
+def evaluate_heldout(
+    detector: Detector, clips: list[HeldoutClip], out_dir: Path
+) -> dict[str, Score]:
+    """Score each held-out clip and add it to every group it belongs to."""
+    groups: dict[str, Score] = {}
+    for clip in clips:
+        result, _ = evaluate_clip(detector, out_dir, clip.seed, clip.index, clip.spec)
+        meta_path = out_dir / f"clip_{clip.index:05d}_meta.json"
+        style = json.loads(meta_path.read_text())["style"]
+        logger.info("  {} ({}x{}): {}", clip.name, clip.spec.width, clip.spec.height, result.line())
+        for group in style_groups(clip, style):
+            groups.setdefault(group, Score()).add(result)
+        for path in out_dir.glob(f"clip_{clip.index:05d}_*"):
+            path.unlink()
+    return groups
+
+
 def _inside(inner: Box, outer: Box) -> bool:
     return (
         outer[0] <= inner[0]
@@ -126,7 +171,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Recall/precision of detector + tracking on held-out synthetic videos.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--weights", type=Path, default=None, help="default: the shipped ones")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        action="append",
+        help="weights file, repeatable to compare (default: the shipped ones)",
+    )
+    parser.add_argument(
+        "--heldout",
+        type=int,
+        default=0,
+        help="score N held-out clips of the wide family (tools.synth.heldout_clips) per style",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="--heldout: write scores here")
     parser.add_argument("--seed", type=int, default=EVAL_SEED_START, help=">= 1_000_000")
     parser.add_argument("--clips", type=int, default=4, help="clips per size")
     parser.add_argument(
@@ -143,8 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"evaluation seeds start at {EVAL_SEED_START}: lower ones are for training")
     logger.remove()
     logger.add(sys.stderr, level="INFO", format="{message}")
+    weights_list: list[Path | None] = list(args.weights or [None])
+    if args.heldout:
+        return _main_heldout(args, weights_list)
     detector = Detector(
-        args.weights, device=args.device, batch_size=args.batch, conf=args.conf, imgsz=args.imgsz
+        weights_list[0],
+        device=args.device,
+        batch_size=args.batch,
+        conf=args.conf,
+        imgsz=args.imgsz,
     )
     total = Score()
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,6 +228,53 @@ def main(argv: list[str] | None = None) -> int:
             )
             total.add(size_score)
     logger.info("all (seed {}): {}", args.seed, total.line())
+    return 0
+
+
+def _main_heldout(args: argparse.Namespace, weights_list: list[Path | None]) -> int:
+    """Held-out clips of the wide family, every weights file on the same clips, per group."""
+    clips = heldout_clips(args.heldout, args.seed, seconds=args.seconds, fps=args.fps)
+    results: dict[str, dict[str, Score]] = {}
+    for weights in weights_list:
+        name = str(weights) if weights else "shipped"
+        logger.info("weights {}", name)
+        detector = Detector(
+            weights, device=args.device, batch_size=args.batch, conf=args.conf, imgsz=args.imgsz
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            results[name] = evaluate_heldout(detector, clips, Path(tmp))
+    names = list(results)
+    groups = sorted(
+        {g for scores in results.values() for g in scores}, key=lambda g: (g != "all", g)
+    )
+    header = f"{'group':<40}" + "".join(f"{'R/P ' + Path(n).name[-18:]:>28}" for n in names)
+    logger.info(header)
+    for group in groups:
+        cells = []
+        for name in names:
+            found = results[name].get(group)
+            cells.append(
+                f"{found.recall:.3f}/{found.precision:.3f} ({found.marked:>4})" if found else "-"
+            )
+        logger.info(f"{group:<40}" + "".join(f"{cell:>28}" for cell in cells))
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    name: {
+                        group: {
+                            **asdict(score),
+                            "recall": score.recall,
+                            "precision": score.precision,
+                            "coverage": score.coverage,
+                        }
+                        for group, score in scores.items()
+                    }
+                    for name, scores in results.items()
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
