@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from loguru import logger
 
 from executor.engine.ahead import Ahead
@@ -31,6 +32,14 @@ from executor.engine.inpaint import (
 )
 from executor.engine.inpaint.base import check_cancel
 from executor.engine.inpaint.motion import CameraPath, MotionEstimator
+from executor.engine.overlay import (
+    EvidenceCollector,
+    Matte,
+    RunEvidence,
+    confirm,
+    estimate_matte,
+    recover,
+)
 from executor.engine.probe import VideoInfo, probe
 from executor.engine.reader import VideoReader
 from executor.engine.regions import UserAreas
@@ -62,6 +71,8 @@ class Report:
     inpainter: str
     detected: bool  # False when the caller gave the boxes
     segments: list[Segment]
+    # detected segments refused by the overlay check (left exactly as decoded), and why
+    refused: list[dict[str, Any]] = field(default_factory=list)
     # wall seconds per pass: detect (+ camera motion), inpaint (its preparation), encode
     # (the last pass: decode, repaint and encode, overlapped)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -90,6 +101,7 @@ def remove_watermark(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     detector: Detector | None = None,
+    invert: bool = True,
     user: UserAreas | None = None,
 ) -> Report:
     """Remove the moving watermark from `src` and write `dst`.
@@ -100,9 +112,11 @@ def remove_watermark(
     inputs, InpainterError for a bad inpainter setup, DetectorUnavailable when detection is
     needed but no detector is installed. `detector`: one already loaded (a long-running
     caller keeps one instead of loading the weights for every video); it overrides
-    `detector_weights` and `device` for detection. `user`: the user's boxes and masks per
-    time range, cleaned instead of what detection finds in their frames (detection is
-    skipped when they cover every frame or `user.detect` is off).
+    `detector_weights` and `device` for detection. `invert`: recover the picture under a
+    semi-transparent mark by inverting its blend where its matte is known (else the
+    inpainter's fill alone). `user`: the user's boxes and masks per time range, cleaned
+    instead of what detection finds in their frames (detection is skipped when they cover
+    every frame or `user.detect` is off).
     """
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve():
@@ -123,21 +137,25 @@ def remove_watermark(
         plan = MarkPlan.from_boxes(
             boxes, width=info.width, height=info.height, frames=frames, margin=margin
         )
+        found = _Found(plan)
     elif not detecting:  # the user's areas are all there is to clean
         margin = margin_for(info.width, info.height)
         plan = MarkPlan(width=info.width, height=info.height, boxes=[], margin=margin)
+        found = _Found(plan)
     else:
         if detector is None:
             detector = load_detector(detector_weights, device)
-        # The camera path is estimated in the detection pass, beside the detector.
-        motion = MotionEstimator(background=True) if painter.uses_motion else None
+        # The camera path is estimated in the detection pass, beside the detector: the
+        # temporal inpainter and the matte estimate both follow the picture with it.
+        motion = MotionEstimator(background=True)
         try:
-            plan = _detect(src, info, detector, bar, should_cancel, motion)
-            if motion is not None:
-                camera = motion.finish()
+            found = _detect(src, info, detector, bar, should_cancel, motion)
+            plan = found.plan
+            camera = motion.finish()
         finally:
-            if motion is not None:
-                motion.close()
+            motion.close()
+        if invert:
+            found.mattes = _estimate_mattes(found, camera)
     if user:
         plan = user.plan(
             width=info.width,
@@ -147,6 +165,8 @@ def remove_watermark(
             margin=plan.margin,
             detected=plan,
         )
+        # The user's areas are cleaned as given: no detected matte applies there.
+        found.mattes = {i: m for i, m in found.mattes.items() if not plan.is_user(i)}
     seconds["detect"] = time.perf_counter() - started
     logger.info("{}: {} mark segments", src.name, len(plan.segments))
 
@@ -163,7 +183,16 @@ def remove_watermark(
 
         started = time.perf_counter()
         frames_written, fill_seconds = _encode(
-            src, dst, info, plan, painter, crf, preset, bar, should_cancel
+            src,
+            dst,
+            info,
+            plan,
+            painter,
+            crf,
+            preset,
+            bar,
+            should_cancel,
+            found.mattes if invert else {},
         )
         # Wall time of the last pass; the repainting overlaps it (its own time is logged).
         seconds["encode"] = time.perf_counter() - started
@@ -179,6 +208,7 @@ def remove_watermark(
         inpainter=painter.name,
         detected=detecting,
         segments=plan.segments,
+        refused=found.refused,
         seconds={stage: round(value, 3) for stage, value in seconds.items()},
     )
     logger.info(
@@ -229,25 +259,42 @@ def load_detector(weights: str | Path | None = None, device: str = "auto") -> De
         raise DetectorUnavailable(str(error)) from error
 
 
+@dataclass
+class _Found:
+    """What the analysis pass found: the plan, the mattes of its segments (by first frame)
+    and the detected segments the overlay check refused."""
+
+    plan: MarkPlan
+    runs: list[tuple[Segment, RunEvidence]] = field(default_factory=list)  # accepted
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    full_range: bool = False
+    mattes: dict[int, Matte] = field(default_factory=dict)  # by frame index
+
+
 def _detect(
     src: Path,
     info: VideoInfo,
     detector: Detector,
     bar: _ProgressBar,
     should_cancel: Callable[[], bool] | None,
-    motion: MotionEstimator | None,
-) -> MarkPlan:
-    """Scan the video for the mark (feeding `motion` on the way) and track it."""
+    motion: MotionEstimator,
+) -> _Found:
+    """Scan the video for the mark (feeding `motion` on the way), track it, keep only the
+    segments whose frames show an overlay, and estimate each one's matte."""
     from executor.engine.scan import Scanner
     from executor.engine.track import track
 
     total = max(1, info.frame_count)
+    evidence = EvidenceCollector(info.width, info.height)
+    full_range = False
 
     def observe(frame: Frame, mark: Box | None) -> None:
-        if motion is not None:
-            # The detection box is tight: keep the mark's soft edges out of the tracking too.
-            grown = None if mark is None else _grow_share(mark, 0.2, info.width, info.height)
-            motion.add(frame.y, grown)
+        nonlocal full_range
+        full_range = frame.colour.full_range
+        evidence.add(frame.index, frame.y, mark)
+        # The detection box is tight: keep the mark's soft edges out of the tracking too.
+        grown = None if mark is None else _grow_share(mark, 0.2, info.width, info.height)
+        motion.add(frame.y, grown)
 
     scanner = Scanner(
         detector,
@@ -276,7 +323,50 @@ def _detect(
         for box in result.boxes
     ]
     boxes += [None] * (len(detections) - len(boxes))
-    return MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+    runs: list[tuple[Segment, RunEvidence]] = []
+    refused: list[dict[str, Any]] = []
+    for segment in result.segments:
+        scores = [d.score for i in range(segment.start, segment.end + 1) for d in detections[i]]
+        score = sum(scores) / len(scores) if scores else 0.0
+        run = evidence.run_for(segment.start, segment.end, segment.detected)
+        verdict = confirm(run, score)
+        if not verdict.accepted:
+            logger.info(
+                "frames {}-{}: mark at {} refused ({}): left as decoded",
+                segment.start,
+                segment.end,
+                segment.detected,
+                verdict.reason,
+            )
+            for i in range(segment.start, segment.end + 1):
+                boxes[i] = None
+            refused.append(
+                {"start": segment.start, "end": segment.end, "box": list(segment.detected)}
+                | {"reason": verdict.reason}
+            )
+            continue
+        if run is not None:
+            runs.append((Segment(segment.start, segment.end, segment.box), run))
+    plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+    return _Found(plan, runs, refused, full_range)
+
+
+def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
+    """The matte of each accepted segment, by frame index, where the frames tell it."""
+    mattes: dict[int, Matte] = {}
+    for segment, run in found.runs:
+        matte = estimate_matte(run, camera, limited_range=not found.full_range)
+        logger.debug(
+            "frames {}-{}: {}",
+            segment.start,
+            segment.end,
+            "no matte (still camera or too few frames)"
+            if matte is None
+            else f"matte over {matte.region}, {int((matte.gain < 1).sum())} inked pixels",
+        )
+        if matte is not None:
+            mattes.update(dict.fromkeys(range(segment.start, segment.end + 1), matte))
+    return mattes
 
 
 def _grow_share(box: Box, share: float, width: int, height: int) -> Box:
@@ -295,6 +385,7 @@ def _encode(
     preset: str,
     bar: _ProgressBar,
     should_cancel: Callable[[], bool] | None,
+    mattes: Mapping[int, Matte],
 ) -> tuple[int, float]:
     """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).
 
@@ -307,7 +398,9 @@ def _encode(
     def repaint(batch: list[Frame]) -> list[Frame]:
         nonlocal fill_seconds
         started = time.perf_counter()
+        observed = _observe_marked(batch, plan, mattes)
         painter.repaint(batch, plan)  # fill, kept to the plan's masks where it has them
+        _recover_under(batch, observed, mattes)
         fill_seconds += time.perf_counter() - started
         return batch
 
@@ -344,6 +437,31 @@ def _encode(
             check_cancel(should_cancel)
         frames = writer.frames_written
     return frames, fill_seconds
+
+
+def _observe_marked(
+    batch: list[Frame], plan: MarkPlan, mattes: Mapping[int, Matte]
+) -> dict[int, tuple[Box, np.ndarray]]:
+    """The decoded pixels of each box that has a matte, before the inpainter fills it."""
+    observed = {}
+    for frame in batch:
+        box = plan.box(frame.index)
+        if box is not None and frame.index in mattes:
+            observed[frame.index] = frame.read_region(box)
+    return observed
+
+
+def _recover_under(
+    batch: list[Frame], observed: Mapping[int, tuple[Box, np.ndarray]], mattes: Mapping[int, Matte]
+) -> None:
+    """Where the mark's matte is known, the picture under it comes from inverting the blend
+    (mixed with the inpainter's fill by their expected errors)."""
+    for frame in batch:
+        if frame.index not in observed:
+            continue
+        region, before = observed[frame.index]
+        _, filled = frame.read_region(region)
+        frame.write_region(region, recover(before, filled, region, mattes[frame.index]))
 
 
 def _frames(src: Path, *, copy: bool = False) -> Iterator[Frame]:

@@ -1,0 +1,112 @@
+"""Is there really a mark? A detected segment is kept only when its frames agree.
+
+The mark is a fixed semi-transparent overlay: its edges stay put in the frame while the
+picture under it changes, and it brightens what it covers. So, over a run's crops:
+
+- *moving picture* (the ring around the box changes): the per-pixel median of the luma
+  gradients (Dekel et al.'s estimate of the overlay's gradients: background edges move and
+  cancel out, the overlay's stay) must hold a clear share of the box's edge energy, and
+  several times the ring's share. Scene text or a logo moving with the camera has none;
+- *still picture*: the frames just before the mark came or after it left must differ from
+  the run's inside the box (new edges, brighter) and not around it. Writing that belongs to
+  the scene is there before and after: refused;
+- *still picture, no such frames* (the mark never moves over a still shot): nothing in the
+  pixels can tell, so the detector's own confidence decides.
+
+Anything refused leaves its frames exactly as decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from executor.engine.overlay.evidence import RunEvidence
+from executor.engine.overlay.matte import FADE_TRIM, MIN_SPREAD, known_mask
+
+MIN_FIXED_SHARE = 0.08  # share of the box's edge energy that stays put
+RING_RATIO = 2.0  # ... and how many times the ring's share it must be
+MIN_SCORE = 0.5  # the detector's mean confidence when the pixels cannot tell
+MIN_CROPS = 8  # frames a run needs before its pixels are asked
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    reason: str
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+def confirm(run: RunEvidence | None, score: float) -> Verdict:
+    """Whether `run` (the crops of a detected segment) shows an overlay; `score` is the
+    detector's mean confidence over the segment."""
+    if run is None or len(run.crops) < MIN_CROPS:
+        return _by_score(score, "too few frames to look at")
+    stack = run.stack(trim=FADE_TRIM)
+    box = run.box_in_region
+    known = known_mask(stack.shape[1:], box)
+    inside = np.zeros_like(known)
+    inside[box[1] : box[3], box[0] : box[2]] = True
+    if known.sum() < 0.1 * known.size:
+        return _by_score(score, "no picture around the box to compare with")
+    ring_change = float(np.median(stack.std(axis=0)[known]))
+    if ring_change >= MIN_SPREAD:
+        return _fixed_edges(stack, inside, known, ring_change)
+    controls = run.control_stack()
+    if controls is not None:
+        return _change_against_controls(stack, controls, inside, known, ring_change, score)
+    return _by_score(score, f"still picture (change {ring_change:.1f}) and no frame without it")
+
+
+def _fixed_edges(
+    stack: np.ndarray, inside: np.ndarray, known: np.ndarray, ring_change: float
+) -> Verdict:
+    gy, gx = np.gradient(stack, axis=(1, 2))
+    fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
+    total = (gx**2 + gy**2).mean(axis=0) + 1e-3
+    share_box = float(fixed[inside].sum() / total[inside].sum())
+    share_ring = float(fixed[known].sum() / total[known].sum())
+    figures = {"ring_change": ring_change, "fixed_box": share_box, "fixed_ring": share_ring}
+    if share_box >= MIN_FIXED_SHARE and share_box >= RING_RATIO * share_ring:
+        return Verdict(True, "fixed edges over a moving picture", figures)
+    return Verdict(False, "no fixed overlay: its edges move with the picture", figures)
+
+
+def _change_against_controls(
+    stack: np.ndarray,
+    controls: np.ndarray,
+    inside: np.ndarray,
+    known: np.ndarray,
+    ring_change: float,
+    score: float,
+) -> Verdict:
+    diff = stack.mean(axis=0) - controls.mean(axis=0)
+    dy, dx = np.gradient(diff)
+    energy = dx**2 + dy**2
+    edges_box = float(energy[inside].mean())
+    edges_ring = float(energy[known].mean())
+    bright = float(np.percentile(diff[inside], 98))
+    ring_gap = float(np.median(np.abs(diff[known])))
+    figures = {
+        "ring_change": ring_change,
+        "edges_box": edges_box,
+        "edges_ring": edges_ring,
+        "brightening": bright,
+        "ring_gap": ring_gap,
+    }
+    if ring_gap >= 3.0:
+        # The view changed between the controls and the run (a cut, a move): no comparison.
+        return _by_score(score, "still picture, but the frames around it show another view")
+    if edges_box >= 3.0 * edges_ring + 4.0 and bright >= 6.0:
+        return Verdict(True, "appears over a still picture and leaves it again", figures)
+    return Verdict(False, "no overlay: the same picture is there without it", figures)
+
+
+def _by_score(score: float, why: str) -> Verdict:
+    accepted = score >= MIN_SCORE
+    return Verdict(
+        accepted,
+        f"{why}; detector confidence {score:.2f} {'>=' if accepted else '<'} {MIN_SCORE}",
+        {"score": score},
+    )

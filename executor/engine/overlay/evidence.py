@@ -1,0 +1,138 @@
+"""Luma crops of where the mark sits, gathered during the analysis pass (no extra decode).
+
+The scanner reports each frame's mark box in order. Consecutive frames whose boxes overlap
+form a *run*: the mark sitting still. A run keeps aligned crops of one fixed region around
+its first box (the mark and a ring of background around it), thinned evenly when it grows
+long, and *controls*: the same region in frames just before the mark arrived and just after
+it left, when nothing covered it. Confirmation and the matte estimate read these.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from executor.engine.frames import Box
+from executor.engine.inpaint.plan import intersects
+from executor.engine.track import iou
+
+MAX_CROPS = 128  # per run: past this, every other crop is dropped (still evenly spread)
+MAX_CONTROLS = 12  # frames per side without the mark
+CONTEXT = 0.5  # the region around a run's box, in box sizes per side
+MATCH_IOU = 0.5
+
+
+@dataclass
+class RunEvidence:
+    """Where one mark run sat and what its region looked like."""
+
+    first: int  # first frame of the run
+    last: int  # last frame of the run
+    box: Box  # the detector's box at the run's start, in frame pixels
+    region: Box  # the crops' region in frame pixels (box with context, clipped)
+    frames: list[int] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)  # luma, uint8, region-sized
+    controls: list[np.ndarray] = field(default_factory=list)  # the region without the mark
+    step: int = 1  # keep every `step`-th frame of the run (doubles when thinning)
+
+    @property
+    def box_in_region(self) -> Box:
+        x1, y1, x2, y2 = self.box
+        rx, ry = self.region[0], self.region[1]
+        return x1 - rx, y1 - ry, x2 - rx, y2 - ry
+
+    def select(self, trim: int = 0) -> tuple[list[int], np.ndarray]:
+        """Frame indices and float32 NxHxW crops of the run, less `trim` frames at each end
+        (the mark may fade there); every crop when that would leave fewer than four."""
+        keep = [
+            (index, crop)
+            for index, crop in zip(self.frames, self.crops, strict=True)
+            if self.first + trim <= index <= self.last - trim
+        ]
+        if len(keep) < 4:
+            keep = list(zip(self.frames, self.crops, strict=True))
+        return [index for index, _ in keep], np.stack([crop for _, crop in keep]).astype(np.float32)
+
+    def stack(self, trim: int = 0) -> np.ndarray:
+        """The run's crops as float32 NxHxW (see `select`)."""
+        return self.select(trim)[1]
+
+    def control_stack(self) -> np.ndarray | None:
+        return np.stack(self.controls).astype(np.float32) if self.controls else None
+
+    def _add(self, index: int, crop: np.ndarray) -> None:
+        self.last = index
+        if (index - self.first) % self.step:
+            return
+        self.frames.append(index)
+        self.crops.append(crop)
+        if len(self.crops) > MAX_CROPS:
+            self.step *= 2
+            kept = [
+                (f, c)
+                for f, c in zip(self.frames, self.crops, strict=True)
+                if (f - self.first) % self.step == 0
+            ]
+            self.frames = [f for f, _ in kept]
+            self.crops = [c for _, c in kept]
+
+
+class EvidenceCollector:
+    """Feed every frame's luma and mark box in order (`add`), then read `runs`."""
+
+    def __init__(self, width: int, height: int, *, history: int = MAX_CONTROLS) -> None:
+        self.width, self.height = width, height
+        self.runs: list[RunEvidence] = []
+        self._current: RunEvidence | None = None
+        # Recent frames (luma, mark box): the "before" controls of a run that starts now.
+        self._recent: deque[tuple[np.ndarray, Box | None]] = deque(maxlen=history)
+        # Runs that ended lately and still collect "after" controls.
+        self._closing: list[RunEvidence] = []
+
+    def add(self, index: int, luma: np.ndarray, mark: Box | None) -> None:
+        for run in list(self._closing):
+            if mark is None or not intersects(mark, run.region):
+                run.controls.append(_crop(luma, run.region))
+            if len(run.controls) >= 2 * MAX_CONTROLS or index - run.last > 2 * MAX_CONTROLS:
+                self._closing.remove(run)
+        current = self._current
+        if current is not None and (mark is None or iou(mark, current.box) < MATCH_IOU):
+            self._closing.append(current)
+            self._current = current = None
+        if mark is not None:
+            if current is None:
+                current = self._start(index, mark)
+            current._add(index, _crop(luma, current.region))
+        self._recent.append((luma, mark))
+
+    def _start(self, index: int, mark: Box) -> RunEvidence:
+        region = _grow(mark, CONTEXT, self.width, self.height)
+        run = RunEvidence(first=index, last=index, box=mark, region=region)
+        for luma, seen in self._recent:
+            if seen is None or not intersects(seen, region):
+                run.controls.append(_crop(luma, region))
+        self.runs.append(run)
+        self._current = run
+        return run
+
+    def run_for(self, start: int, end: int, box: Box) -> RunEvidence | None:
+        """The run that best matches a tracked segment (most frames shared, boxes overlapping)."""
+        best, best_shared = None, 0
+        for run in self.runs:
+            shared = min(end, run.last) - max(start, run.first) + 1
+            if shared > best_shared and iou(run.box, box) >= MATCH_IOU:
+                best, best_shared = run, shared
+        return best
+
+
+def _crop(luma: np.ndarray, region: Box) -> np.ndarray:
+    x1, y1, x2, y2 = region
+    return np.array(luma[y1:y2, x1:x2], dtype=np.uint8, copy=True)
+
+
+def _grow(box: Box, share: float, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    dx, dy = round((x2 - x1) * share), round((y2 - y1) * share)
+    return max(0, x1 - dx), max(0, y1 - dy), min(width, x2 + dx), min(height, y2 + dy)

@@ -1,0 +1,211 @@
+"""The mark's matte, and the picture under it recovered by inverting the blend.
+
+The mark is white ink (α) and a faint black shadow over the picture, so each pixel of a
+frame is an affine map of the picture under it: `out = g·bg + h`, with the gain
+`g = (1-α)(1-shadow)` and the offset `h = α·white`, the same in every frame the mark sits
+still. Many frames of one mark over a changing picture pin (g, h) down (Dekel et al.,
+CVPR 2017): when the camera moves, the picture under the mark in frame t is in plain view
+in other frames of the same run, displaced by the camera path, so each pixel gets pairs
+(what the frame shows, what the picture there was) and a least-squares line through them
+is its (g, h), with the residual saying how far to trust it. A still camera gives no such
+pairs; there the temporal fill already has the picture itself, from before the mark came.
+
+`recover` inverts the blend, `bg = (out − h) / g`, and mixes it with an inpainter's fill
+pixel by pixel, weighting each by its expected error: the inversion amplifies noise by 1/g,
+so it wins where the mark is faint (and leaves pixels with no ink as they were) and the
+fill wins where the mark is near-opaque, clipped, or the estimate is unreliable. The fill's
+own error is measured in each frame where the matte says there is no ink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from executor.engine.frames import Box
+from executor.engine.inpaint.motion import CameraPath
+from executor.engine.overlay.evidence import RunEvidence
+
+FADE_TRIM = 3  # frames at each end of a run left out (the mark may fade in or out there)
+MIN_SPREAD = 5.0  # luma levels: below this the background is "still" under the mark
+MIN_PAIRS = 8  # frames a pixel needs seen both ways before its (g, h) counts
+MAX_FRAMES = 48  # crops of a run whose picture is looked for (evenly spread)
+MAX_SOURCES = 96  # other crops tried per crop, nearest in time first
+FILL_ERROR = 8.0  # an inpainter's fill error (levels) when the frame cannot measure it
+NOISE = 1.5  # codec noise of one decoded pixel, in levels
+
+
+@dataclass(frozen=True)
+class Matte:
+    """Per-pixel gain and offset over `region` (frame pixels), in full-range RGB levels."""
+
+    region: Box
+    gain: np.ndarray  # HxW float32, 0 < g <= 1
+    offset: np.ndarray  # HxW float32, RGB levels added by the ink
+    reliable: np.ndarray  # HxW bool: the estimate can be inverted here
+    error: np.ndarray  # HxW float32: expected error of the inversion, in levels
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The overlay's opacity, roughly: how much of the picture it hides."""
+        return np.asarray(1.0 - self.gain, dtype=np.float32)
+
+
+def known_mask(shape: tuple[int, int], box: Box, grow: float = 0.1, pad: int = 2) -> np.ndarray:
+    """Pixels of a region well outside the mark's box: the picture's own statistics."""
+    height, width = shape
+    x1, y1, x2, y2 = box
+    dx, dy = round((x2 - x1) * grow) + pad, round((y2 - y1) * grow) + pad
+    known = np.ones(shape, dtype=bool)
+    known[max(0, y1 - dy) : min(height, y2 + dy), max(0, x1 - dx) : min(width, x2 + dx)] = False
+    return known
+
+
+def estimate_matte(
+    run: RunEvidence, camera: CameraPath | None, *, limited_range: bool = True
+) -> Matte | None:
+    """The mark's matte over the run's region, or None when the frames cannot tell it (a
+    still camera, or too few frames)."""
+    if camera is None or camera.static:
+        return None
+    indices, stack = run.select(trim=FADE_TRIM)
+    if len(stack) < MIN_PAIRS:
+        return None
+    height, width = stack.shape[1:]
+    known = known_mask((height, width), run.box_in_region)
+    if known.all() or not known.any():
+        return None
+    black, white = (16.0, 235.0) if limited_range else (0.0, 255.0)
+    sums = _pair_sums(indices, stack, known, run.region, camera)
+    n = sums[0]
+    fit = n >= MIN_PAIRS
+    safe_n = np.maximum(n, 1.0)
+    mean_b, mean_i = sums[1] / safe_n, sums[3] / safe_n
+    var_b = np.maximum(sums[2] / safe_n - mean_b**2, 0.0)
+    var_i = np.maximum(sums[5] / safe_n - mean_i**2, 0.0)
+    cov = sums[4] / safe_n - mean_i * mean_b
+    fit &= var_b >= MIN_SPREAD**2
+    g = np.clip(cov / np.maximum(var_b, 1e-3), 0.02, 1.0)
+    h = np.clip(mean_i - g * mean_b, (1.0 - g) * black, (1.0 - g) * white)
+    residual = np.sqrt(np.maximum(var_i - 2 * g * cov + g**2 * var_b, 0.0) + NOISE**2)
+    g_error = residual / np.sqrt(safe_n * np.maximum(var_b, 1e-3))
+    # A gain that cannot be told from 1 (and no offset) is no ink: the pixel stays as it is,
+    # with the error of missing faint ink there.
+    bare = (1.0 - g) <= 2.0 * g_error + 0.01
+    g = np.where(bare, 1.0, g)
+    h = np.where(bare, 0.0, h)
+    error = np.where(bare, 2.0 * g_error * np.maximum(white - mean_i, 0.0), residual / g)
+
+    gain = np.where(known, 1.0, np.where(fit, g, 1.0)).astype(np.float32)
+    offset = np.where(known | ~fit, 0.0, h)
+    low = (1.0 - gain) * black
+    # From luma levels to full-range RGB levels (the ink is white: the same in R, G and B).
+    rgb_offset = (np.maximum(offset - low, 0.0) * (255.0 / (white - black))).astype(np.float32)
+    reliable = known | fit
+    error = np.where(known, 0.0, error).astype(np.float32)
+    if not fit.any():
+        return None
+    return Matte(run.region, gain, rgb_offset, reliable, error)
+
+
+def _pair_sums(
+    indices: list[int], stack: np.ndarray, known: np.ndarray, region: Box, camera: CameraPath
+) -> np.ndarray:
+    """Per pixel of the region: n, Σbg, Σbg², Σout, Σout·bg, Σout² over the frames whose
+    picture there was seen clear of the mark in another frame of the run."""
+    height, width = known.shape
+    sums = np.zeros((6, height, width), dtype=np.float64)
+    clear = cv2.erode(known.astype(np.uint8), np.ones((3, 3), np.uint8))
+    origin = np.array([region[0], region[1]], dtype=np.float64)
+    chosen = np.unique(np.linspace(0, len(indices) - 1, min(MAX_FRAMES, len(indices))).astype(int))
+    for k in chosen:
+        t = indices[k]
+        picture = np.zeros((height, width), dtype=np.float32)
+        found = np.zeros((height, width), dtype=bool)
+        order = sorted((j for j in range(len(indices)) if j != k), key=lambda j: abs(j - k))
+        for j in order[:MAX_SOURCES]:
+            warp = camera.warp(t, indices[j])  # frame t's pixel coordinates -> frame u's
+            linear = warp[:, :2]
+            # crop coordinates of frame t -> crop coordinates of frame u
+            matrix = np.hstack([linear, (linear @ origin + warp[:, 2] - origin)[:, None]])
+            seen = cv2.warpAffine(
+                clear,
+                matrix,
+                (width, height),
+                flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                borderValue=0,
+            ).astype(bool)
+            fresh = seen & ~found & ~known
+            if not fresh.any():
+                continue
+            pixels = cv2.warpAffine(
+                stack[j], matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            )
+            picture[fresh] = pixels[fresh]
+            found |= fresh
+            if found.sum() >= (~known).sum():
+                break
+        out = stack[k]
+        sums[0][found] += 1
+        sums[1][found] += picture[found]
+        sums[2][found] += picture[found] ** 2
+        sums[3][found] += out[found]
+        sums[4][found] += (out * picture)[found]
+        sums[5][found] += out[found] ** 2
+    return sums
+
+
+def inversion_weight(matte: Matte, observed: np.ndarray, fill_error: float) -> np.ndarray:
+    """How much of each pixel to take from the inversion (the rest from the fill): the two
+    estimates weighted by their expected errors; none where the pixel is clipped under
+    ink or the estimate is unreliable; all of it where there is no ink (the pixel as is)."""
+    inked = matte.gain < 1.0
+    weight = fill_error**2 / (fill_error**2 + matte.error**2 + 1e-6)
+    clipped = (observed.max(axis=2) >= 250) & inked
+    weight = np.where(matte.reliable & ~clipped, weight, 0.0).astype(np.float32)
+    # A little smoothing: no speckle where neighbouring estimates disagree.
+    return np.asarray(cv2.GaussianBlur(weight, (0, 0), 0.8), dtype=np.float32)
+
+
+def fill_error(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float:
+    """The fill's error in this frame, measured where the matte says there is no ink (there
+    the picture is known: it is the decoded pixel)."""
+    bare = (matte.gain >= 1.0) & (matte.error <= 2.0 * NOISE) & matte.reliable
+    bare = cv2.erode(bare.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if bare.sum() < 32:
+        return FILL_ERROR
+    gap = observed.astype(np.float32)[bare] - filled.astype(np.float32)[bare]
+    return max(NOISE, float(np.sqrt(np.mean(gap**2))))
+
+
+def recover(observed: np.ndarray, filled: np.ndarray, region: Box, matte: Matte) -> np.ndarray:
+    """RGB over `region` (observed: the frame as decoded; filled: an inpainter's fill of the
+    same pixels): the blend inverted where that is reliable, the fill elsewhere."""
+    local = _aligned(matte, region, observed.shape[:2])
+    gain = np.maximum(local.gain, 0.02)
+    weight = inversion_weight(local, observed, fill_error(observed, filled, local))
+    inverted = (observed.astype(np.float32) - local.offset[..., None]) / gain[..., None]
+    out = weight[..., None] * inverted + (1.0 - weight[..., None]) * filled.astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _aligned(matte: Matte, region: Box, shape: tuple[int, ...]) -> Matte:
+    """The matte over `region`; outside its own region nothing is known (the fill there)."""
+    height, width = shape[0], shape[1]
+    gain = np.ones((height, width), dtype=np.float32)
+    offset = np.zeros((height, width), dtype=np.float32)
+    error = np.zeros((height, width), dtype=np.float32)
+    reliable = np.zeros((height, width), dtype=bool)
+    mx1, my1, mx2, my2 = matte.region
+    rx1, ry1, rx2, ry2 = region
+    x1, y1, x2, y2 = max(mx1, rx1), max(my1, ry1), min(mx2, rx2), min(my2, ry2)
+    if x2 > x1 and y2 > y1:
+        dst = (slice(y1 - ry1, y2 - ry1), slice(x1 - rx1, x2 - rx1))
+        src = (slice(y1 - my1, y2 - my1), slice(x1 - mx1, x2 - mx1))
+        gain[dst] = matte.gain[src]
+        offset[dst] = matte.offset[src]
+        error[dst] = matte.error[src]
+        reliable[dst] = matte.reliable[src]
+    return Matte(region, gain, offset, reliable, error)

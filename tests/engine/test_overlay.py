@@ -1,0 +1,172 @@
+"""The mark as an overlay: confirmation before touching a pixel, the matte estimate and the
+blend's inversion, on frames built here with a known overlay (α and shadow known exactly)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from executor.engine.frames import Box
+from executor.engine.inpaint.motion import CameraPath
+from executor.engine.overlay import EvidenceCollector, confirm, estimate_matte, recover
+
+WIDTH, HEIGHT, FRAMES = 240, 160, 60
+MARK_AT: Box = (80, 60, 176, 96)  # where the overlay sits (x1, y1, x2, y2)
+PAN = np.array([2.3, 0.9])  # pixels per frame
+
+
+def texture(seed: int, size: tuple[int, int] = (700, 500)) -> np.ndarray:
+    """A smooth grey picture with detail at a few scales, levels ~20..235 (float32)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    picture = np.zeros((height, width), np.float32)
+    for sigma, weight in ((24.0, 70.0), (6.0, 35.0), (1.5, 12.0)):
+        noise = rng.normal(0, 1, (height, width)).astype(np.float32)
+        layer = cv2.GaussianBlur(noise, (0, 0), sigma)
+        picture += weight * layer / max(1e-6, float(layer.std()))
+    return np.clip(128 + picture, 20, 235)
+
+
+def write(picture: np.ndarray, text: str, at: tuple[int, int], scale: float, value: float) -> None:
+    """Draw white text into a float picture (OpenCV draws text on 8-bit images only)."""
+    mask = np.zeros(picture.shape, np.uint8)
+    cv2.putText(mask, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 2, cv2.LINE_AA)
+    picture[:] = picture * (1 - mask / 255.0) + value * (mask / 255.0)
+
+
+def overlay(opacity: float = 0.6, shadow: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """(ink α, shadow α) over MARK_AT: a logo ring and a word, slightly soft."""
+    x1, y1, x2, y2 = MARK_AT
+    ink = np.zeros((y2 - y1, x2 - x1), np.float32)
+    cv2.circle(ink, (14, 18), 10, 1.0, 3)
+    write(ink, "Sora", (30, 28), 0.8, 1.0)
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.6) * opacity
+    shade = np.roll(cv2.GaussianBlur(ink, (0, 0), 1.2), (1, 1), axis=(0, 1)) * shadow / opacity
+    return ink, shade
+
+
+def composite(picture: np.ndarray, ink: np.ndarray, shade: np.ndarray) -> np.ndarray:
+    """RGB levels of the picture (grey, 0..255) under the overlay: bg·(1−s)(1−α) + 255·α."""
+    out = picture.copy()
+    x1, y1, x2, y2 = MARK_AT
+    region = out[y1:y2, x1:x2]
+    out[y1:y2, x1:x2] = region * (1 - shade) * (1 - ink) + 255.0 * ink
+    return out
+
+
+def luma(rgb_grey: np.ndarray) -> np.ndarray:
+    """Limited-range luma of a grey RGB picture, as a decoder hands it over."""
+    return np.clip(np.rint(16 + rgb_grey * 219 / 255), 0, 255).astype(np.uint8)
+
+
+def panning(seed: int) -> tuple[list[np.ndarray], CameraPath]:
+    """Frames of a camera panning over a picture, and that camera's path."""
+    big = texture(seed)
+    frames, matrices = [], []
+    for t in range(FRAMES):
+        sx, sy = 20 + PAN * t
+        frames.append(big[int(sy) : int(sy) + HEIGHT, int(sx) : int(sx) + WIDTH].copy())
+        # reference (the big picture) -> frame t: x - offset
+        matrices.append(np.array([[1, 0, -int(sx)], [0, 1, -int(sy)], [0, 0, 1]], np.float64))
+    return frames, CameraPath(matrices, static=False)
+
+
+def collect(frames: list[np.ndarray], marked: range) -> EvidenceCollector:
+    """Feed the collector as the scanner would: the mark's box in the `marked` frames."""
+    evidence = EvidenceCollector(WIDTH, HEIGHT)
+    for index, picture in enumerate(frames):
+        evidence.add(index, luma(picture), MARK_AT if index in marked else None)
+    return evidence
+
+
+def test_a_fixed_overlay_over_a_moving_picture_is_confirmed() -> None:
+    ink, shade = overlay()
+    pictures, _ = panning(1)
+    frames = [composite(p, ink, shade) for p in pictures]
+    verdict = confirm(collect(frames, range(FRAMES)).runs[0], score=0.3)
+    assert verdict.accepted, verdict
+
+
+def test_white_writing_that_moves_with_the_picture_is_refused() -> None:
+    """Scene text under a panning camera: its edges move, so nothing is fixed in the box."""
+    big = texture(2)
+    write(big, "Sora", (120, 110), 0.9, 245.0)
+    frames = [big[0 + t : 0 + t + HEIGHT, 20 + 2 * t : 20 + 2 * t + WIDTH].copy() for t in range(40)]
+    evidence = EvidenceCollector(WIDTH, HEIGHT)
+    for index, picture in enumerate(frames):
+        evidence.add(index, luma(picture), MARK_AT)  # a detector that keeps firing there
+    verdict = confirm(evidence.runs[0], score=0.9)
+    assert not verdict.accepted, verdict
+
+
+def test_writing_that_belongs_to_a_still_picture_is_refused() -> None:
+    """The same white text is there before and after the frames the detector flagged."""
+    still = texture(3)[:HEIGHT, :WIDTH].copy()
+    write(still, "Sora", (90, 85), 0.8, 240.0)
+    rng = np.random.default_rng(0)
+    frames = [still + rng.normal(0, 0.8, still.shape).astype(np.float32) for _ in range(FRAMES)]
+    verdict = confirm(collect(frames, range(20, 45)).runs[0], score=0.9)
+    assert not verdict.accepted, verdict
+
+
+def test_a_mark_that_comes_and_goes_over_a_still_picture_is_confirmed() -> None:
+    ink, shade = overlay(opacity=0.45)
+    still = texture(4)[:HEIGHT, :WIDTH].copy()
+    frames = [composite(still, ink, shade) if 20 <= i < 45 else still for i in range(FRAMES)]
+    verdict = confirm(collect(frames, range(20, 45)).runs[0], score=0.3)
+    assert verdict.accepted, verdict
+
+
+def test_a_short_run_is_judged_by_the_detector_confidence() -> None:
+    ink, shade = overlay()
+    pictures, _ = panning(5)
+    frames = [composite(p, ink, shade) for p in pictures[:5]]
+    run = collect(frames, range(5)).runs[0]
+    assert confirm(run, score=0.8).accepted
+    assert not confirm(run, score=0.3).accepted
+
+
+@pytest.mark.parametrize("opacity", [0.4, 0.75])
+def test_the_matte_is_estimated_from_frames_over_a_moving_picture(opacity: float) -> None:
+    ink, shade = overlay(opacity=opacity)
+    pictures, camera = panning(6)
+    frames = [composite(p, ink, shade) for p in pictures]
+    matte = estimate_matte(collect(frames, range(FRAMES)).runs[0], camera)
+    assert matte is not None
+    x1, y1, x2, y2 = MARK_AT
+    rx, ry = matte.region[0], matte.region[1]
+    estimated = matte.gain[y1 - ry : y2 - ry, x1 - rx : x2 - rx]
+    true_gain = (1 - ink) * (1 - shade)
+    inked = (1 - true_gain) > 0.15
+    assert np.median(np.abs(estimated - true_gain)[inked]) < 0.04
+    bare = (1 - true_gain) < 0.005
+    assert np.mean(estimated[bare] == 1.0) > 0.95  # no ink: the pixel is left as it is
+
+
+def test_inverting_the_blend_recovers_the_picture_under_a_faint_mark() -> None:
+    ink, shade = overlay(opacity=0.5)
+    pictures, camera = panning(7)
+    frames = [composite(p, ink, shade) for p in pictures]
+    matte = estimate_matte(collect(frames, range(FRAMES)).runs[0], camera)
+    assert matte is not None
+    x1, y1, x2, y2 = MARK_AT
+    t = FRAMES // 2
+    observed = np.repeat(np.rint(frames[t][y1:y2, x1:x2])[..., None], 3, axis=2).astype(np.uint8)
+    truth = pictures[t][y1:y2, x1:x2]
+    poor_fill = np.full_like(observed, 128)  # an inpainter's fill that knows nothing
+    out = recover(observed, poor_fill, MARK_AT, matte)[..., 0].astype(np.float32)
+    inked = ((1 - (1 - ink) * (1 - shade)) > 0.05) & (ink < 0.45)
+    error_before = np.sqrt(np.mean((observed[..., 0] - truth)[inked] ** 2))
+    error_after = np.sqrt(np.mean((out - truth)[inked] ** 2))
+    assert error_after < 4.0 < error_before / 4
+
+
+def test_without_a_known_matte_the_fill_is_kept() -> None:
+    """A still camera gives no pairs: no matte, and recover() over an unknown region keeps
+    the inpainter's fill."""
+    ink, shade = overlay()
+    still = texture(8)[:HEIGHT, :WIDTH].copy()
+    frames = [composite(still, ink, shade) for _ in range(FRAMES)]
+    static = CameraPath([np.eye(3)] * FRAMES, static=True)
+    assert estimate_matte(collect(frames, range(FRAMES)).runs[0], static) is None
