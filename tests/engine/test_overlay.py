@@ -92,7 +92,7 @@ def test_white_writing_that_moves_with_the_picture_is_refused() -> None:
     """Scene text under a panning camera: its edges move, so nothing is fixed in the box."""
     big = texture(2)
     write(big, "Sora", (120, 110), 0.9, 245.0)
-    frames = [big[0 + t : 0 + t + HEIGHT, 20 + 2 * t : 20 + 2 * t + WIDTH].copy() for t in range(40)]
+    frames = [big[t : t + HEIGHT, 20 + 2 * t : 20 + 2 * t + WIDTH].copy() for t in range(40)]
     evidence = EvidenceCollector(WIDTH, HEIGHT)
     for index, picture in enumerate(frames):
         evidence.add(index, luma(picture), MARK_AT)  # a detector that keeps firing there
