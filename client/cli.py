@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import sys
 import time
@@ -12,7 +13,7 @@ from typing import Any
 
 from client.api import ClientError, SoraWMClient
 from client.progress import ProgressBar
-from shared.contract import TaskPublic, TaskStatus
+from shared.contract import TaskOptions, TaskPublic, TaskStatus
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
 POLL_S = 1.0
@@ -50,11 +51,58 @@ def describe(task: TaskPublic) -> str:
 # ------------------------------------------------------------------ commands
 
 
-def cmd_submit(api: SoraWMClient, args: argparse.Namespace) -> int:
-    files = video_files(args.files)
+def _time_range(text: str, flag: str) -> dict[str, float]:
+    """`START-END` seconds, either side optional → {start_s, end_s} as given."""
+    start, sep, end = text.partition("-")
+    try:
+        times = {"start_s": float(start)} if start.strip() else {}
+        times |= {"end_s": float(end)} if end.strip() else {}
+    except ValueError:
+        sep = ""
+    if not sep:
+        raise ClientError(f"{flag}: the time range is START-END in seconds, got {text!r}")
+    return times
+
+
+def task_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The task's options from the flags, checked against the contract before any upload."""
     options: dict[str, Any] = {}
     if args.inpainter:
         options["inpainter"] = args.inpainter
+    regions = []
+    for text in args.region:
+        spec, at, times = text.partition("@")
+        try:
+            box = [int(value) for value in spec.split(",")]
+        except ValueError:
+            raise ClientError(f"--region: a box is X1,Y1,X2,Y2, got {spec!r}") from None
+        regions.append({"box": box} | (_time_range(times, "--region") if at else {}))
+    masks = []
+    for text in args.mask:
+        path, at, times = text.rpartition("@")
+        if not at or not Path(path).is_file():  # an "@" in the file's own name
+            path, times = text, ""
+        try:
+            png = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        except OSError as exc:
+            raise ClientError(f"--mask: cannot read {path}: {exc}") from exc
+        masks.append({"png_base64": png} | (_time_range(times, "--mask") if times else {}))
+    if regions:
+        options["regions"] = regions
+    if masks:
+        options["masks"] = masks
+    if args.no_detect:
+        options["detect"] = False
+    try:
+        TaskOptions.parse(options)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from exc
+    return options
+
+
+def cmd_submit(api: SoraWMClient, args: argparse.Namespace) -> int:
+    files = video_files(args.files)
+    options = task_options(args)
 
     def upload(path: Path) -> TaskPublic | None:
         try:
@@ -186,6 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--inpainter",
         choices=["temporal", "telea", "lama"],
         help="ask the executors for this inpainter",
+    )
+    submit.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="X1,Y1,X2,Y2[@START-END]",
+        help="clean this box (video pixels, x2/y2 exclusive) instead of detecting the mark, "
+        "from START to END seconds (no @: the whole video); repeatable",
+    )
+    submit.add_argument(
+        "--mask",
+        action="append",
+        default=[],
+        metavar="PNG[@START-END]",
+        help="clean the white pixels of this PNG (the video's size), from START to END "
+        "seconds; repeatable",
+    )
+    submit.add_argument(
+        "--no-detect", action="store_true", help="clean only the --region/--mask areas"
     )
     submit.set_defaults(run=cmd_submit)
 

@@ -1,14 +1,24 @@
-"""What this executor offers, sent with every claim: device, GPU, VRAM, engine version."""
+"""What this executor offers, sent with every claim: device, GPU, VRAM, engine version and the
+inpainters it can run (the service hands a task asking for one only to an executor that has it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from loguru import logger
+
 from executor import __version__
-from shared.contract import Capabilities
+from shared.contract import BASE_INPAINTERS, Capabilities
 
 
-def detect_capabilities(device: str) -> Capabilities:
-    """`device` is already resolved (cpu, cuda:0, …)."""
-    caps = Capabilities(device=device, engine_version=__version__)
+def detect_capabilities(device: str, lama_model: Path | None = None) -> Capabilities:
+    """`device` is already resolved (cpu, cuda:0, …). `lama` is offered only when the LaMa
+    model is configured and loads here: a task asking for it must not fail on this box."""
+    caps = Capabilities(
+        device=device,
+        engine_version=__version__,
+        inpainters=[*BASE_INPAINTERS, *(["lama"] if _lama_loads(lama_model, device) else [])],
+    )
     if device.startswith("cuda"):
         import torch  # only a GPU box pays for the import here
 
@@ -17,3 +27,16 @@ def detect_capabilities(device: str) -> Capabilities:
         caps.gpu_name = props.name
         caps.vram_mb = int(props.total_memory // (1024 * 1024))
     return caps
+
+
+def _lama_loads(lama_model: Path | None, device: str) -> bool:
+    if lama_model is None:
+        return False
+    from executor.engine.inpaint import InpainterError, make_inpainter
+
+    try:
+        make_inpainter("lama", device=device, lama_model=lama_model).close()
+    except InpainterError as exc:
+        logger.warning("lama not offered: {}", exc)
+        return False
+    return True

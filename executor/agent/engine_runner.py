@@ -6,14 +6,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from executor.agent.settings import ExecutorSettings
+from shared.contract import TaskOptions
 
-# task options a client may set; everything else comes from the executor's settings
-TASK_OPTIONS = {"inpainter": str, "crf": int}
+if TYPE_CHECKING:
+    from executor.engine.regions import UserAreas
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,39 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def engine_arguments(settings: ExecutorSettings, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine's arguments: the executor's settings, overridden by the task's options (the
+    service checked them at submit; a ValueError here means it and this executor disagree)."""
+    task = TaskOptions.parse(options)
     arguments: dict[str, Any] = {
-        "inpainter": settings.inpainter,
+        "inpainter": task.inpainter or settings.inpainter,
         "device": settings.device,
         "detector_weights": settings.detector_weights,
         "lama_model": settings.lama_model,
-        "crf": settings.crf,
+        "crf": settings.crf if task.crf is None else task.crf,
     }
-    for name, kind in TASK_OPTIONS.items():
-        if name in options:
-            try:
-                arguments[name] = kind(options[name])
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"task option {name}={options[name]!r} is not valid") from exc
+    if task.user_areas or not task.detect:
+        arguments["user"] = user_areas(task)
     return arguments
+
+
+def user_areas(task: TaskOptions) -> UserAreas:
+    """The task's regions and masks as the engine's UserAreas."""
+    from executor.engine.regions import UserArea, UserAreas, decode_mask
+
+    areas = [
+        UserArea(box=r.box, start_s=r.start_s, end_s=r.end_s, label=f"options.regions[{i}]")
+        for i, r in enumerate(task.regions)
+    ]
+    areas += [
+        UserArea(
+            mask=decode_mask(m.png(), f"options.masks[{i}]"),
+            start_s=m.start_s,
+            end_s=m.end_s,
+            label=f"options.masks[{i}]",
+        )
+        for i, m in enumerate(task.masks)
+    ]
+    return UserAreas(tuple(areas), detect=task.detect)
 
 
 class WarmDetector:
@@ -130,7 +150,8 @@ class EngineRun:
             from executor.engine.pipeline import Cancelled, remove_watermark
 
             arguments = engine_arguments(self._settings, options)
-            if self._detector is not None:
+            # a task that turned detection off never pays for loading the detector
+            if self._detector is not None and options.get("detect", True):
                 arguments["detector"] = self._detector.get()
             try:
                 remove_watermark(

@@ -81,7 +81,7 @@ class Agent:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> int:
-        capabilities = detect_capabilities(self.device)
+        capabilities = detect_capabilities(self.device, self.settings.lama_model)
         logger.info(
             "{} ready on {} ({}), service {}",
             self.client.executor_id,
@@ -89,6 +89,7 @@ class Agent:
             capabilities.gpu_name or "no GPU",
             self.settings.service_host,
         )
+        logger.info("inpainters offered: {}", ", ".join(capabilities.runs()))
         backoff = Backoff(cap=self.settings.retry_cap)
         while not self.draining.is_set():
             if self.settings.max_tasks is not None and self.done >= self.settings.max_tasks:

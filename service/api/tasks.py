@@ -17,7 +17,7 @@ from service.models import TaskRow
 from service.ranges import file_response
 from service.state import AppState, StateDep
 from service.views import task_public
-from shared.contract import ErrorBody, Routes, TaskPage, TaskPublic, TaskStatus
+from shared.contract import ErrorBody, Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
 
 router = APIRouter(tags=["tasks"])
 
@@ -60,7 +60,11 @@ async def submit(request: Request, state: AppState, principal: Principal, field:
                         "required": ["file"],
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
-                            "options": {"type": "string", "description": "a JSON object"},
+                            "options": {
+                                "type": "string",
+                                "description": "a JSON object, TaskOptions: "
+                                + (TaskOptions.__doc__ or ""),
+                            },
                         },
                     }
                 }
@@ -71,7 +75,8 @@ async def submit(request: Request, state: AppState, principal: Principal, field:
 )
 async def create_task(request: Request, state: StateDep, principal: ClientDep) -> TaskPublic:
     """Upload a video (multipart field `file`, optional `options` JSON): streamed to the store
-    with its sha256, refused with 413 past the size limit and 415 when it is not a video."""
+    with its sha256, refused with 413 past the size limit and 415 when it is not a video; 422
+    names any option that is malformed or does not fit the video (nothing is kept)."""
     return task_public(await submit(request, state, principal, "file"))
 
 

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
 from tests.fixtures.client import get_task, list_all, wait_for_status
@@ -157,3 +159,47 @@ def test_a_client_token_is_sent(service: Callable[..., LiveService], video: Path
     )
     assert refused.returncode == 1 and "401" in refused.stderr
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_submit_with_regions_a_mask_and_an_inpainter_sets_the_tasks_options(
+    live: LiveService, video: Path, http: httpx.Client, tmp_path: Path
+) -> None:
+    mask = np.zeros((48, 64), dtype=np.uint8)  # the size of the `video` fixture
+    mask[10:20, 10:40] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+
+    done = sorawm(
+        live,
+        "submit",
+        str(video),
+        "--inpainter",
+        "telea",
+        "--region",
+        "1,2,30,40@0-0.25",
+        "--region",
+        "5,5,20,20",
+        "--mask",
+        f"{tmp_path / 'mask.png'}@0.25-",
+        "--no-detect",
+    )
+
+    assert done.returncode == 0, done.stderr
+    options = get_task(http, done.stdout.split("task ")[1].split()[0])["options"]
+    assert options["inpainter"] == "telea" and options["detect"] is False
+    assert options["regions"] == [
+        {"box": [1, 2, 30, 40], "start_s": 0.0, "end_s": 0.25},
+        {"box": [5, 5, 20, 20]},
+    ]
+    assert options["masks"] == [
+        {"start_s": 0.25, "png_bytes": (tmp_path / "mask.png").stat().st_size}
+    ]
+
+
+def test_a_bad_region_is_refused_before_any_upload(
+    live: LiveService, video: Path, http: httpx.Client
+) -> None:
+    done = sorawm(live, "submit", str(video), "--region", "30,2,10,40")
+
+    assert done.returncode == 1
+    assert "options.regions[0].box: x2 must be greater than x1" in done.stderr
+    assert list_all(http) == []
