@@ -23,12 +23,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from executor.engine.overlay.evidence import RunEvidence
-from executor.engine.overlay.matte import FADE_TRIM, MIN_SPREAD, known_mask
+from executor.engine.overlay.matte import FADE_TRIM, known_mask
 
 MIN_FIXED_SHARE = 0.08  # share of the box's edge energy that stays put
 RING_RATIO = 2.0  # ... and how many times the ring's share it must be
 MIN_SCORE = 0.5  # the detector's mean confidence when the pixels cannot tell
-MIN_CROPS = 8  # frames a run needs before its pixels are asked
+MAX_FIXED_RING = 0.25  # past this share of fixed edges around the box, the picture is "still"
+MIN_CROPS = 5  # frames a run needs before its pixels are asked
+MIN_STILL_SHARE = 0.5  # over a still picture an overlay's edges hold still almost wholly
+# Luma levels of change around the box from which the picture counts as moving: even a
+# hand-held shake of a pixel moves textured surroundings this much, and a fixed overlay's
+# edges then stand out from the scene's.
+MIN_CHANGE = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,26 +57,33 @@ def confirm(run: RunEvidence | None, score: float) -> Verdict:
     if known.sum() < 0.1 * known.size:
         return _by_score(score, "no picture around the box to compare with")
     ring_change = float(np.median(stack.std(axis=0)[known]))
-    if ring_change >= MIN_SPREAD:
-        return _fixed_edges(stack, inside, known, ring_change)
+    figures = _fixed_edges(stack, inside, known) | {"ring_change": ring_change}
+    if ring_change >= MIN_CHANGE and figures["fixed_ring"] < MAX_FIXED_RING:
+        if figures["fixed_box"] >= MIN_FIXED_SHARE and figures["fixed_box"] >= (
+            RING_RATIO * figures["fixed_ring"]
+        ):
+            return Verdict(True, "fixed edges over a moving picture", figures)
+        return Verdict(False, "no fixed overlay: its edges move with the picture", figures)
+    # Much of the picture around holds still: its edges cannot tell an overlay from the
+    # scene. What is in the box must at least hold still too ...
+    if figures["fixed_box"] < MIN_STILL_SHARE:
+        return Verdict(False, "no fixed overlay: what is in the box moves", figures)
+    # ... and the frames without it (or else the detector) decide.
     controls = run.control_stack()
     if controls is not None:
         return _change_against_controls(stack, controls, inside, known, ring_change, score)
     return _by_score(score, f"still picture (change {ring_change:.1f}) and no frame without it")
 
 
-def _fixed_edges(
-    stack: np.ndarray, inside: np.ndarray, known: np.ndarray, ring_change: float
-) -> Verdict:
+def _fixed_edges(stack: np.ndarray, inside: np.ndarray, known: np.ndarray) -> dict[str, float]:
+    """The share of edge energy that stays put over the run, in the box and around it."""
     gy, gx = np.gradient(stack, axis=(1, 2))
     fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
     total = (gx**2 + gy**2).mean(axis=0) + 1e-3
-    share_box = float(fixed[inside].sum() / total[inside].sum())
-    share_ring = float(fixed[known].sum() / total[known].sum())
-    figures = {"ring_change": ring_change, "fixed_box": share_box, "fixed_ring": share_ring}
-    if share_box >= MIN_FIXED_SHARE and share_box >= RING_RATIO * share_ring:
-        return Verdict(True, "fixed edges over a moving picture", figures)
-    return Verdict(False, "no fixed overlay: its edges move with the picture", figures)
+    return {
+        "fixed_box": float(fixed[inside].sum() / total[inside].sum()),
+        "fixed_ring": float(fixed[known].sum() / total[known].sum()),
+    }
 
 
 def _change_against_controls(
