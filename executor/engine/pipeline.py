@@ -39,6 +39,7 @@ from executor.engine.overlay import (
     confirm,
     estimate_matte,
     recover,
+    reuse,
 )
 from executor.engine.probe import VideoInfo, probe
 from executor.engine.reader import VideoReader
@@ -352,17 +353,30 @@ def _detect(
 
 
 def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
-    """The matte of each accepted segment, by frame index, where the frames tell it."""
+    """The matte of each accepted segment, by frame index: estimated from its own frames
+    where the camera moves, else the same mark's matte from another segment, put where the
+    mark sits (the mark keeps one look for the whole video)."""
+    own = {
+        id(run): estimate_matte(run, camera, limited_range=not found.full_range)
+        for _, run in found.runs
+    }
+    donors = sorted(
+        ((matte, run) for _, run in found.runs if (matte := own[id(run)]) is not None),
+        key=lambda pair: -int((pair[0].gain < 1).sum()),
+    )
     mattes: dict[int, Matte] = {}
     for segment, run in found.runs:
-        matte = estimate_matte(run, camera, limited_range=not found.full_range)
+        matte, how = own[id(run)], "its own frames"
+        if matte is None:
+            matte = next(
+                (m for d, d_run in donors if (m := reuse(d, d_run, run)) is not None), None
+            )
+            how = "another segment of the same mark"
         logger.debug(
             "frames {}-{}: {}",
             segment.start,
             segment.end,
-            "no matte (still camera or too few frames)"
-            if matte is None
-            else f"matte over {matte.region}, {int((matte.gain < 1).sum())} inked pixels",
+            "no matte" if matte is None else f"matte over {matte.region} from {how}",
         )
         if matte is not None:
             mattes.update(dict.fromkeys(range(segment.start, segment.end + 1), matte))

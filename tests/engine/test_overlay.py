@@ -9,7 +9,7 @@ import pytest
 
 from executor.engine.frames import Box
 from executor.engine.inpaint.motion import CameraPath
-from executor.engine.overlay import EvidenceCollector, confirm, estimate_matte, recover
+from executor.engine.overlay import EvidenceCollector, confirm, estimate_matte, recover, reuse
 
 WIDTH, HEIGHT, FRAMES = 240, 160, 60
 MARK_AT: Box = (80, 60, 176, 96)  # where the overlay sits (x1, y1, x2, y2)
@@ -46,10 +46,12 @@ def overlay(opacity: float = 0.6, shadow: float = 0.25) -> tuple[np.ndarray, np.
     return ink, shade
 
 
-def composite(picture: np.ndarray, ink: np.ndarray, shade: np.ndarray) -> np.ndarray:
+def composite(
+    picture: np.ndarray, ink: np.ndarray, shade: np.ndarray, at: Box = MARK_AT
+) -> np.ndarray:
     """RGB levels of the picture (grey, 0..255) under the overlay: bg·(1−s)(1−α) + 255·α."""
     out = picture.copy()
-    x1, y1, x2, y2 = MARK_AT
+    x1, y1, x2, y2 = at
     region = out[y1:y2, x1:x2]
     out[y1:y2, x1:x2] = region * (1 - shade) * (1 - ink) + 255.0 * ink
     return out
@@ -72,11 +74,11 @@ def panning(seed: int) -> tuple[list[np.ndarray], CameraPath]:
     return frames, CameraPath(matrices, static=False)
 
 
-def collect(frames: list[np.ndarray], marked: range) -> EvidenceCollector:
+def collect(frames: list[np.ndarray], marked: range, at: Box = MARK_AT) -> EvidenceCollector:
     """Feed the collector as the scanner would: the mark's box in the `marked` frames."""
     evidence = EvidenceCollector(WIDTH, HEIGHT)
     for index, picture in enumerate(frames):
-        evidence.add(index, luma(picture), MARK_AT if index in marked else None)
+        evidence.add(index, luma(picture), at if index in marked else None)
     return evidence
 
 
@@ -170,3 +172,38 @@ def test_without_a_known_matte_the_fill_is_kept() -> None:
     frames = [composite(still, ink, shade) for _ in range(FRAMES)]
     static = CameraPath([np.eye(3)] * FRAMES, static=True)
     assert estimate_matte(collect(frames, range(FRAMES)).runs[0], static) is None
+
+
+def test_the_matte_of_the_mark_elsewhere_inverts_it_over_a_still_picture() -> None:
+    """Over a still picture the mark's own frames give no pairs, and no clean source where it
+    never leaves its spot: the matte from a segment over a moving picture is put there."""
+    ink, shade = overlay(opacity=0.5)
+    pictures, camera = panning(9)
+    moving = collect([composite(p, ink, shade) for p in pictures], range(FRAMES)).runs[0]
+    donor = estimate_matte(moving, camera)
+    assert donor is not None
+    elsewhere: Box = (40, 20, 136, 56)
+    still = texture(10)[:HEIGHT, :WIDTH].copy()
+    frames = [composite(still, ink, shade, at=elsewhere) for _ in range(FRAMES)]
+    # the detector's box is off by a few pixels: the edges say where the mark really is
+    jittered: Box = (43, 18, 139, 54)
+    run = collect(frames, range(FRAMES), at=jittered).runs[0]
+    matte = reuse(donor, moving, run)
+    assert matte is not None
+    x1, y1, x2, y2 = elsewhere
+    observed = np.repeat(np.rint(frames[0][y1:y2, x1:x2])[..., None], 3, axis=2).astype(np.uint8)
+    truth = still[y1:y2, x1:x2]
+    out = recover(observed, np.full_like(observed, 128), elsewhere, matte)[..., 0]
+    inked = ((1 - (1 - ink) * (1 - shade)) > 0.05) & (ink < 0.45)
+    assert np.sqrt(np.mean((out.astype(np.float32) - truth)[inked] ** 2)) < 5.0
+
+
+def test_a_matte_is_not_put_where_the_mark_is_not() -> None:
+    ink, shade = overlay(opacity=0.5)
+    pictures, camera = panning(11)
+    moving = collect([composite(p, ink, shade) for p in pictures], range(FRAMES)).runs[0]
+    donor = estimate_matte(moving, camera)
+    assert donor is not None
+    still = texture(12)[:HEIGHT, :WIDTH].copy()  # no mark at all in these frames
+    run = collect([still] * FRAMES, range(FRAMES), at=(40, 20, 136, 56)).runs[0]
+    assert reuse(donor, moving, run) is None

@@ -11,7 +11,7 @@
 
 from executor.engine.overlay.confirm import Verdict, confirm
 from executor.engine.overlay.evidence import EvidenceCollector, RunEvidence
-from executor.engine.overlay.matte import Matte, estimate_matte, recover
+from executor.engine.overlay.matte import Matte, estimate_matte, recover, reuse
 
 __all__ = [
     "EvidenceCollector",
@@ -21,4 +21,5 @@ __all__ = [
     "confirm",
     "estimate_matte",
     "recover",
+    "reuse",
 ]

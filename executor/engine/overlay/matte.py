@@ -209,3 +209,64 @@ def _aligned(matte: Matte, region: Box, shape: tuple[int, ...]) -> Matte:
         error[dst] = matte.error[src]
         reliable[dst] = matte.reliable[src]
     return Matte(region, gain, offset, reliable, error)
+
+
+MAX_SHIFT = 6  # pixels the detector's boxes of one mark may disagree by
+MIN_MATCH = 0.5  # normalised correlation a reused matte must reach where it is put
+
+
+def reuse(donor: Matte, donor_run: RunEvidence, run: RunEvidence) -> Matte | None:
+    """`donor`'s matte placed where the same mark sits in `run` (the mark keeps one look for
+    the whole video), when the run's frames show the mark's edges there; else None.
+
+    A run over a still picture has no pairs of its own, and no clean source where the mark
+    never leaves its spot: the matte of the same mark elsewhere in the video still inverts
+    it. The boxes say where the mark went up to the detector's jitter; the edges of the
+    run's mean picture say exactly where."""
+    dx1, dy1, dx2, dy2 = donor_run.box
+    rx1, ry1, rx2, ry2 = run.box
+    if not (0.8 <= (rx2 - rx1) / max(1, dx2 - dx1) <= 1.25):
+        return None
+    if not (0.8 <= (ry2 - ry1) / max(1, dy2 - dy1) <= 1.25):
+        return None
+    # The donor's ink edges, over its box (donor region coordinates).
+    bx1, by1, bx2, by2 = donor_run.box_in_region
+    alpha = 1.0 - donor.gain[by1:by2, bx1:bx2]
+    template = _edges(alpha.astype(np.float32))
+    if float(template.std()) < 1e-3:
+        return None
+    picture = _edges(run.stack(trim=FADE_TRIM).mean(axis=0))
+    # Where the donor's box lands in the run's region, give or take MAX_SHIFT.
+    guess_x = rx1 - run.region[0]
+    guess_y = ry1 - run.region[1]
+    x0, y0 = max(0, guess_x - MAX_SHIFT), max(0, guess_y - MAX_SHIFT)
+    window = picture[y0 : guess_y + (by2 - by1) + MAX_SHIFT, x0 : guess_x + (bx2 - bx1) + MAX_SHIFT]
+    if window.shape[0] < template.shape[0] or window.shape[1] < template.shape[1]:
+        return None
+    scores = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (mx, my) = cv2.minMaxLoc(scores)
+    if best < MIN_MATCH:
+        return None
+    # Donor region coordinates -> run region coordinates.
+    shift_x, shift_y = x0 + mx - bx1, y0 + my - by1
+    height, width = run.crops[0].shape
+    gain = np.ones((height, width), np.float32)
+    offset = np.zeros((height, width), np.float32)
+    error = np.zeros((height, width), np.float32)
+    reliable = np.zeros((height, width), bool)
+    src_h, src_w = donor.gain.shape
+    x1, y1 = max(0, shift_x), max(0, shift_y)
+    x2, y2 = min(width, shift_x + src_w), min(height, shift_y + src_h)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    dst = (slice(y1, y2), slice(x1, x2))
+    src = (slice(y1 - shift_y, y2 - shift_y), slice(x1 - shift_x, x2 - shift_x))
+    gain[dst], offset[dst] = donor.gain[src], donor.offset[src]
+    error[dst], reliable[dst] = donor.error[src], donor.reliable[src]
+    return Matte(run.region, gain, offset, reliable, error)
+
+
+def _edges(picture: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(picture, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(picture, cv2.CV_32F, 0, 1, ksize=3)
+    return np.asarray(cv2.magnitude(gx, gy), dtype=np.float32)
