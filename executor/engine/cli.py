@@ -95,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="clean only the --region/--mask areas: no detection anywhere",
     )
+    parser.add_argument(
+        "--no-invert",
+        action="store_true",
+        help="fill the whole mark with the inpainter instead of recovering the picture under "
+        "its semi-transparent parts from its estimated matte",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
     args = parser.parse_args(argv)
     if not 0 <= args.crf <= 51:
@@ -146,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             preset=args.preset,
             boxes=boxes,
             user=args.user,
+            invert=not args.no_invert,
             progress=_Bar(not args.quiet),
         )
     except (VideoError, InpainterError, DetectorUnavailable, ValueError) as error:
@@ -160,4 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.output}: {report.frames} frames, {len(report.segments)} mark segments, "
             f"{report.inpainter}; {stages}\n"
         )
+        for refused in report.refused:
+            sys.stderr.write(
+                f"  frames {refused['start']}-{refused['end']}: a candidate at {refused['box']} "
+                f"was left alone ({refused['reason']})\n"
+            )
     return 0
