@@ -19,7 +19,8 @@ own error is measured in each frame where the matte says there is no ink.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -33,6 +34,7 @@ MIN_SPREAD = 5.0  # luma levels: below this the background is "still" under the 
 MIN_PAIRS = 8  # frames a pixel needs seen both ways before its (g, h) counts
 MAX_FRAMES = 48  # crops of a run whose picture is looked for (evenly spread)
 MAX_SOURCES = 96  # other crops tried per crop, nearest in time first
+STALE_SOURCES = 12  # ... until this many in a row showed nothing new
 FILL_ERROR = 8.0  # an inpainter's fill error (levels) when the frame cannot measure it
 NOISE = 1.5  # codec noise of one decoded pixel, in levels
 
@@ -46,11 +48,25 @@ class Matte:
     offset: np.ndarray  # HxW float32, RGB levels added by the ink
     reliable: np.ndarray  # HxW bool: the estimate can be inverted here
     error: np.ndarray  # HxW float32: expected error of the inversion, in levels
+    _over: dict[Box, Matte] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def alpha(self) -> np.ndarray:
         """The overlay's opacity, roughly: how much of the picture it hides."""
         return np.asarray(1.0 - self.gain, dtype=np.float32)
+
+    @cached_property
+    def bare(self) -> np.ndarray:
+        """Pixels surely without ink (well inside): where a fill's error can be measured."""
+        bare = (self.gain >= 1.0) & (self.error <= 2.0 * NOISE) & self.reliable
+        return cv2.erode(bare.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+    def over(self, region: Box) -> Matte:
+        """This matte over another region (a segment's frames all ask for the same one)."""
+        cached = self._over.get(region)
+        if cached is None:
+            cached = self._over[region] = _aligned(self, region)
+        return cached
 
 
 def known_mask(shape: tuple[int, int], box: Box, grow: float = 0.1, pad: int = 2) -> np.ndarray:
@@ -125,7 +141,10 @@ def _pair_sums(
         picture = np.zeros((height, width), dtype=np.float32)
         found = np.zeros((height, width), dtype=bool)
         order = sorted((j for j in range(len(indices)) if j != k), key=lambda j: abs(j - k))
+        stale = 0
         for j in order[:MAX_SOURCES]:
+            if stale >= STALE_SOURCES:
+                break
             warp = camera.warp(t, indices[j])  # frame t's pixel coordinates -> frame u's
             linear = warp[:, :2]
             # crop coordinates of frame t -> crop coordinates of frame u
@@ -139,7 +158,9 @@ def _pair_sums(
             ).astype(bool)
             fresh = seen & ~found & ~known
             if not fresh.any():
+                stale += 1
                 continue
+            stale = 0
             pixels = cv2.warpAffine(
                 stack[j], matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             )
@@ -172,8 +193,7 @@ def inversion_weight(matte: Matte, observed: np.ndarray, fill_error: float) -> n
 def fill_error(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float:
     """The fill's error in this frame, measured where the matte says there is no ink (there
     the picture is known: it is the decoded pixel)."""
-    bare = (matte.gain >= 1.0) & (matte.error <= 2.0 * NOISE) & matte.reliable
-    bare = cv2.erode(bare.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    bare = matte.bare
     if bare.sum() < 32:
         return FILL_ERROR
     gap = observed.astype(np.float32)[bare] - filled.astype(np.float32)[bare]
@@ -183,7 +203,7 @@ def fill_error(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float:
 def recover(observed: np.ndarray, filled: np.ndarray, region: Box, matte: Matte) -> np.ndarray:
     """RGB over `region` (observed: the frame as decoded; filled: an inpainter's fill of the
     same pixels): the blend inverted where that is reliable, the fill elsewhere."""
-    local = _aligned(matte, region, observed.shape[:2])
+    local = matte.over(region)
     gain = np.maximum(local.gain, 0.02)
     weight = inversion_weight(local, observed, fill_error(observed, filled, local))
     inverted = (observed.astype(np.float32) - local.offset[..., None]) / gain[..., None]
@@ -191,9 +211,9 @@ def recover(observed: np.ndarray, filled: np.ndarray, region: Box, matte: Matte)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _aligned(matte: Matte, region: Box, shape: tuple[int, ...]) -> Matte:
+def _aligned(matte: Matte, region: Box) -> Matte:
     """The matte over `region`; outside its own region nothing is known (the fill there)."""
-    height, width = shape[0], shape[1]
+    width, height = region[2] - region[0], region[3] - region[1]
     gain = np.ones((height, width), dtype=np.float32)
     offset = np.zeros((height, width), dtype=np.float32)
     error = np.zeros((height, width), dtype=np.float32)
