@@ -53,6 +53,9 @@ ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
 RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
 
 BATCH = 16
+# Frames at each end of a segment where the mark may be fading, or gone already (the tracker
+# closes short undetected gaps): there the matte is scaled to what the frame shows.
+FADE_FRAMES = 10
 # Share of the progress bar per stage, when the stage runs.
 _WEIGHTS = {"detect": 0.35, "inpaint": 0.2, "encode": 0.45}
 
@@ -269,7 +272,8 @@ class _Found:
     runs: list[tuple[Segment, RunEvidence]] = field(default_factory=list)  # accepted
     refused: list[dict[str, Any]] = field(default_factory=list)
     full_range: bool = False
-    mattes: dict[int, Matte] = field(default_factory=dict)  # by frame index
+    # by frame index: the segment's matte, and whether the frame is near the segment's ends
+    mattes: dict[int, tuple[Matte, bool]] = field(default_factory=dict)
 
 
 def _detect(
@@ -352,7 +356,7 @@ def _detect(
     return _Found(plan, runs, refused, full_range)
 
 
-def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
+def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, tuple[Matte, bool]]:
     """The matte of each accepted segment, by frame index: estimated from its own frames
     where the camera moves, else the same mark's matte from another segment, put where the
     mark sits (the mark keeps one look for the whole video)."""
@@ -364,7 +368,7 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
         ((matte, run) for _, run in found.runs if (matte := own[id(run)]) is not None),
         key=lambda pair: -int((pair[0].gain < 1).sum()),
     )
-    mattes: dict[int, Matte] = {}
+    mattes: dict[int, tuple[Matte, bool]] = {}
     for segment, run in found.runs:
         matte, how = own[id(run)], "its own frames"
         if matte is None:
@@ -379,7 +383,8 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
             "no matte" if matte is None else f"matte over {matte.region} from {how}",
         )
         if matte is not None:
-            mattes.update(dict.fromkeys(range(segment.start, segment.end + 1), matte))
+            for i in range(segment.start, segment.end + 1):
+                mattes[i] = (matte, min(i - segment.start, segment.end - i) < FADE_FRAMES)
     return mattes
 
 
@@ -399,7 +404,7 @@ def _encode(
     preset: str,
     bar: _ProgressBar,
     should_cancel: Callable[[], bool] | None,
-    mattes: Mapping[int, Matte],
+    mattes: Mapping[int, tuple[Matte, bool]],
 ) -> tuple[int, float]:
     """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).
 
@@ -454,7 +459,7 @@ def _encode(
 
 
 def _observe_marked(
-    batch: list[Frame], plan: MarkPlan, mattes: Mapping[int, Matte]
+    batch: list[Frame], plan: MarkPlan, mattes: Mapping[int, object]
 ) -> dict[int, tuple[Box, np.ndarray]]:
     """The decoded pixels of each box that has a matte, before the inpainter fills it."""
     observed = {}
@@ -466,7 +471,9 @@ def _observe_marked(
 
 
 def _recover_under(
-    batch: list[Frame], observed: Mapping[int, tuple[Box, np.ndarray]], mattes: Mapping[int, Matte]
+    batch: list[Frame],
+    observed: Mapping[int, tuple[Box, np.ndarray]],
+    mattes: Mapping[int, tuple[Matte, bool]],
 ) -> None:
     """Where the mark's matte is known, the picture under it comes from inverting the blend
     (mixed with the inpainter's fill by their expected errors)."""
@@ -475,7 +482,8 @@ def _recover_under(
             continue
         region, before = observed[frame.index]
         _, filled = frame.read_region(region)
-        frame.write_region(region, recover(before, filled, region, mattes[frame.index]))
+        matte, may_fade = mattes[frame.index]
+        frame.write_region(region, recover(before, filled, region, matte, may_fade=may_fade))
 
 
 def _frames(src: Path, *, copy: bool = False) -> Iterator[Frame]:
