@@ -38,6 +38,7 @@ from executor.engine.overlay import (
     RunEvidence,
     confirm,
     estimate_matte,
+    ink_extent,
     recover,
     reuse,
 )
@@ -287,7 +288,7 @@ def _detect(
     """Scan the video for the mark (feeding `motion` on the way), track it, keep only the
     segments whose frames show an overlay, and estimate each one's matte."""
     from executor.engine.scan import Scanner
-    from executor.engine.track import track
+    from executor.engine.track import dilate_box, track
 
     total = max(1, info.frame_count)
     evidence = EvidenceCollector(info.width, info.height)
@@ -350,8 +351,25 @@ def _detect(
                 | {"reason": verdict.reason}
             )
             continue
-        if run is not None:
-            runs.append((Segment(segment.start, segment.end, segment.box), run))
+        if run is None:
+            continue
+        # The detector's box can fall short of the ink (a handle line, a faint logo): grow it
+        # to every piece of the fixed overlay that touches it.
+        extent = ink_extent(run)
+        planned = segment.box
+        if extent != run.box:
+            run.box = _union(run.box, extent)
+            planned = _union(planned, dilate_box(run.box, info.width, info.height))
+            logger.debug(
+                "frames {}-{}: box {} grown to the ink at {}",
+                segment.start,
+                segment.end,
+                segment.detected,
+                run.box,
+            )
+            for i in range(segment.start, segment.end + 1):
+                boxes[i] = planned
+        runs.append((Segment(segment.start, segment.end, planned), run))
     plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
     return _Found(plan, runs, refused, full_range)
 
@@ -386,6 +404,10 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, tuple[Matte
             for i in range(segment.start, segment.end + 1):
                 mattes[i] = (matte, min(i - segment.start, segment.end - i) < FADE_FRAMES)
     return mattes
+
+
+def _union(a: Box, b: Box) -> Box:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def _grow_share(box: Box, share: float, width: int, height: int) -> Box:

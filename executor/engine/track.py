@@ -92,7 +92,7 @@ def track(
     for start, end, run in pieces:
         hits = sum(start <= i <= end for i in run.frames)
         detected = _median_box(run.boxes)
-        box = _dilate(detected, margin, min_margin, width, height)
+        box = dilate_box(detected, width, height, margin=margin, min_margin=min_margin)
         segments.append(Segment(start, end, box, detected, hits))
     boxes: list[Box | None] = [None] * frames
     detected_boxes: list[Box | None] = [None] * frames
@@ -184,7 +184,10 @@ def _median_box(boxes: list[Box]) -> Box:
     return int(np.floor(x1)), int(np.floor(y1)), int(np.ceil(x2)), int(np.ceil(y2))
 
 
-def _dilate(box: Box, margin: float, min_margin: int, width: int, height: int) -> Box:
+def dilate_box(
+    box: Box, width: int, height: int, *, margin: float = 0.15, min_margin: int = 4
+) -> Box:
+    """`box` grown by `margin` of its size on each side (at least `min_margin` px), clipped."""
     x1, y1, x2, y2 = box
     pad_x = max(min_margin, int(np.ceil(margin * (x2 - x1) - 1e-9)))
     pad_y = max(min_margin, int(np.ceil(margin * (y2 - y1) - 1e-9)))

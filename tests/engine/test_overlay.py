@@ -14,6 +14,7 @@ from executor.engine.overlay import (
     Matte,
     confirm,
     estimate_matte,
+    ink_extent,
     recover,
     reuse,
 )
@@ -250,3 +251,37 @@ def test_a_fading_mark_is_inverted_at_the_strength_it_shows() -> None:
     error_full = np.sqrt(np.mean((as_full - truth)[inked] ** 2))
     error_faded = np.sqrt(np.mean((as_faded - truth)[inked] ** 2))
     assert error_faded < 4.0 < error_full
+
+
+def test_a_box_short_of_the_mark_is_grown_to_all_its_ink_over_a_moving_picture() -> None:
+    """The detector saw the logo only; the word beside it is part of the same fixed overlay."""
+    ink, shade = overlay()
+    pictures, _ = panning(15)
+    frames = [composite(p, ink, shade) for p in pictures]
+    logo_only: Box = (MARK_AT[0], MARK_AT[1], MARK_AT[0] + 28, MARK_AT[3])
+    run = collect(frames, range(FRAMES), at=logo_only).runs[0]
+    x1, y1, x2, y2 = ink_extent(run)
+    ys, xs = np.nonzero(ink > 0.05)
+    assert x1 <= MARK_AT[0] + xs.min() and x2 >= MARK_AT[0] + xs.max() + 1
+    assert y1 <= MARK_AT[1] + ys.min() and y2 >= MARK_AT[1] + ys.max() + 1
+
+
+def test_a_box_short_of_the_mark_is_grown_over_a_still_picture_with_frames_without_it() -> None:
+    ink, shade = overlay(opacity=0.45)
+    still = texture(16)[:HEIGHT, :WIDTH].copy()
+    frames = [composite(still, ink, shade) if 20 <= i < 45 else still for i in range(FRAMES)]
+    logo_only: Box = (MARK_AT[0], MARK_AT[1], MARK_AT[0] + 28, MARK_AT[3])
+    x1, _, x2, _ = ink_extent(collect(frames, range(20, 45), at=logo_only).runs[0])
+    _, xs = np.nonzero(ink > 0.05)
+    assert x1 <= MARK_AT[0] + xs.min() and x2 >= MARK_AT[0] + xs.max() + 1
+
+
+def test_the_box_is_not_grown_into_the_picture() -> None:
+    """Scene edges near the box move with the picture: the box stays the mark's own."""
+    ink, shade = overlay()
+    pictures, _ = panning(17)
+    frames = [composite(p, ink, shade) for p in pictures]
+    run = collect(frames, range(FRAMES)).runs[0]
+    x1, y1, x2, y2 = ink_extent(run)
+    assert (x1, y1) >= (MARK_AT[0] - 3, MARK_AT[1] - 3)
+    assert (x2, y2) <= (MARK_AT[2] + 3, MARK_AT[3] + 3)

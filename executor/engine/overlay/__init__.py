@@ -11,6 +11,7 @@
 
 from executor.engine.overlay.confirm import Verdict, confirm
 from executor.engine.overlay.evidence import EvidenceCollector, RunEvidence
+from executor.engine.overlay.extent import ink_extent
 from executor.engine.overlay.matte import Matte, estimate_matte, recover, reuse
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Verdict",
     "confirm",
     "estimate_matte",
+    "ink_extent",
     "recover",
     "reuse",
 ]

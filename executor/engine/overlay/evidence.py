@@ -20,7 +20,7 @@ from executor.engine.track import iou
 
 MAX_CROPS = 128  # per run: past this, every other crop is dropped (still evenly spread)
 MAX_CONTROLS = 12  # frames per side without the mark
-CONTEXT = 0.5  # the region around a run's box, in box sizes per side
+CONTEXT = 0.8  # the region around a run's box, in box sizes per side
 MATCH_IOU = 0.5
 
 
@@ -32,6 +32,7 @@ class RunEvidence:
     last: int  # last frame of the run
     box: Box  # the detector's box at the run's start, in frame pixels
     region: Box  # the crops' region in frame pixels (box with context, clipped)
+    frame_size: tuple[int, int] = (0, 0)  # width, height of the video
     frames: list[int] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)  # luma, uint8, region-sized
     controls: list[np.ndarray] = field(default_factory=list)  # the region without the mark
@@ -109,7 +110,9 @@ class EvidenceCollector:
 
     def _start(self, index: int, mark: Box) -> RunEvidence:
         region = _grow(mark, CONTEXT, self.width, self.height)
-        run = RunEvidence(first=index, last=index, box=mark, region=region)
+        run = RunEvidence(
+            first=index, last=index, box=mark, region=region, frame_size=(self.width, self.height)
+        )
         for luma, seen in self._recent:
             if seen is None or not intersects(seen, region):
                 run.controls.append(_crop(luma, region))
@@ -133,6 +136,10 @@ def _crop(luma: np.ndarray, region: Box) -> np.ndarray:
 
 
 def _grow(box: Box, share: float, width: int, height: int) -> Box:
+    """The box with context: `share` of its size each side, and at least twice its height
+    across and half its width up and down, since a box short of the mark (the logo without
+    the word, one line without the handle) is still to be grown to all of it."""
     x1, y1, x2, y2 = box
-    dx, dy = round((x2 - x1) * share), round((y2 - y1) * share)
+    w, h = x2 - x1, y2 - y1
+    dx, dy = round(max(w * share, 2 * h)), round(max(h * share, w / 2))
     return max(0, x1 - dx), max(0, y1 - dy), min(width, x2 + dx), min(height, y2 + dy)
