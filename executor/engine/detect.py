@@ -160,21 +160,24 @@ class Detector:
         return results
 
     def detect_scaled(
-        self, images: Sequence[np.ndarray], views: Sequence[View]
+        self, images: Sequence[np.ndarray], views: Sequence[View], conf: float | None = None
     ) -> list[list[Detection]]:
         """Detections in images already scaled for the network (whole frames or crops of
-        them: each `View` says how to map the image back to its frame)."""
+        them: each `View` says how to map the image back to its frame). `conf`: another
+        confidence threshold than the detector's own (looking again where the mark was)."""
         results: list[list[Detection]] = []
         for start in range(0, len(images), self.batch_size):
             results.extend(
                 self._detect_batch(
-                    images[start : start + self.batch_size], views[start : start + self.batch_size]
+                    images[start : start + self.batch_size],
+                    views[start : start + self.batch_size],
+                    self.conf if conf is None else conf,
                 )
             )
         return results
 
     def _detect_batch(
-        self, images: Sequence[np.ndarray], views: Sequence[View]
+        self, images: Sequence[np.ndarray], views: Sequence[View], conf: float
     ) -> list[list[Detection]]:
         import torch
 
@@ -186,7 +189,7 @@ class Detector:
             output = self.model(tensor)
             boxes, scores = self._decode(output[0] if isinstance(output, list | tuple) else output)
             return [
-                self._frame_detections(b, s, view)
+                self._frame_detections(b, s, view, conf)
                 for b, s, view in zip(boxes, scores, views, strict=True)
             ]
 
@@ -219,9 +222,9 @@ class Detector:
         raise BadWeights(f"{self.weights}: unsupported detection head output {tuple(preds.shape)}")
 
     def _frame_detections(
-        self, boxes: np.ndarray, scores: np.ndarray, view: View
+        self, boxes: np.ndarray, scores: np.ndarray, view: View, conf: float
     ) -> list[Detection]:
-        keep = scores > self.conf
+        keep = scores > conf
         if not keep.any():
             return []
         boxes, scores = boxes[keep], scores[keep]

@@ -29,9 +29,13 @@ from executor.engine.frames import Box, Frame
 from executor.engine.track import MATCH_IOU, iou
 
 STRIDE = 8  # frames between samples: a quarter of a second at 30 fps
-IDLE_FACTOR = 3  # the stride is this many times longer while no mark is known
+IDLE_FACTOR = 2  # the stride is this many times longer while no mark is known
 CROP_PAD = 1.0  # context around the known box in a crop check, in box sizes per side
 MIN_CROP = 96  # network pixels: the detector needs some context around a small mark
+# A crop check asks whether the mark is still where it was (or where it went): a known place
+# and shape, so a weaker answer counts there (a mark fading in or out, a hard background).
+# The overlay check confirms every segment before a pixel changes.
+KNOWN_CONF_SHARE = 0.5
 
 FrameObserver = Callable[[Frame, Box | None], None]
 Progress = Callable[[int], None]  # frames resolved so far
@@ -164,7 +168,8 @@ class Scanner:
             left=round(region[0] * gain),
             top=round(region[1] * gain),
         )
-        for detection in self.detector.detect_scaled([image], [view])[0]:
+        conf = self.detector.conf * KNOWN_CONF_SHARE
+        for detection in self.detector.detect_scaled([image], [view], conf=conf)[0]:
             if iou(detection.box, box) >= MATCH_IOU:
                 return detection
         return None
