@@ -54,9 +54,6 @@ ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
 RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
 
 BATCH = 16
-# Frames at each end of a segment where the mark may be fading, or gone already (the tracker
-# closes short undetected gaps): there the matte is scaled to what the frame shows.
-FADE_FRAMES = 10
 # Share of the progress bar per stage, when the stage runs.
 _WEIGHTS = {"detect": 0.35, "inpaint": 0.2, "encode": 0.45}
 
@@ -273,8 +270,7 @@ class _Found:
     runs: list[tuple[Segment, RunEvidence]] = field(default_factory=list)  # accepted
     refused: list[dict[str, Any]] = field(default_factory=list)
     full_range: bool = False
-    # by frame index: the segment's matte, and whether the frame is near the segment's ends
-    mattes: dict[int, tuple[Matte, bool]] = field(default_factory=dict)
+    mattes: dict[int, Matte] = field(default_factory=dict)  # by frame index
 
 
 def _detect(
@@ -374,7 +370,7 @@ def _detect(
     return _Found(plan, runs, refused, full_range)
 
 
-def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, tuple[Matte, bool]]:
+def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
     """The matte of each accepted segment, by frame index: estimated from its own frames
     where the camera moves, else the same mark's matte from another segment, put where the
     mark sits (the mark keeps one look for the whole video)."""
@@ -386,7 +382,7 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, tuple[Matte
         ((matte, run) for _, run in found.runs if (matte := own[id(run)]) is not None),
         key=lambda pair: -int((pair[0].gain < 1).sum()),
     )
-    mattes: dict[int, tuple[Matte, bool]] = {}
+    mattes: dict[int, Matte] = {}
     for segment, run in found.runs:
         matte, how = own[id(run)], "its own frames"
         if matte is None:
@@ -401,8 +397,7 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, tuple[Matte
             "no matte" if matte is None else f"matte over {matte.region} from {how}",
         )
         if matte is not None:
-            for i in range(segment.start, segment.end + 1):
-                mattes[i] = (matte, min(i - segment.start, segment.end - i) < FADE_FRAMES)
+            mattes.update(dict.fromkeys(range(segment.start, segment.end + 1), matte))
     return mattes
 
 
@@ -426,7 +421,7 @@ def _encode(
     preset: str,
     bar: _ProgressBar,
     should_cancel: Callable[[], bool] | None,
-    mattes: Mapping[int, tuple[Matte, bool]],
+    mattes: Mapping[int, Matte],
 ) -> tuple[int, float]:
     """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).
 
@@ -481,7 +476,7 @@ def _encode(
 
 
 def _observe_marked(
-    batch: list[Frame], plan: MarkPlan, mattes: Mapping[int, object]
+    batch: list[Frame], plan: MarkPlan, mattes: Mapping[int, Matte]
 ) -> dict[int, tuple[Box, np.ndarray]]:
     """The decoded pixels of each box that has a matte, before the inpainter fills it."""
     observed = {}
@@ -495,7 +490,7 @@ def _observe_marked(
 def _recover_under(
     batch: list[Frame],
     observed: Mapping[int, tuple[Box, np.ndarray]],
-    mattes: Mapping[int, tuple[Matte, bool]],
+    mattes: Mapping[int, Matte],
 ) -> None:
     """Where the mark's matte is known, the picture under it comes from inverting the blend
     (mixed with the inpainter's fill by their expected errors)."""
@@ -504,8 +499,7 @@ def _recover_under(
             continue
         region, before = observed[frame.index]
         _, filled = frame.read_region(region)
-        matte, may_fade = mattes[frame.index]
-        frame.write_region(region, recover(before, filled, region, matte, may_fade=may_fade))
+        frame.write_region(region, recover(before, filled, region, mattes[frame.index]))
 
 
 def _frames(src: Path, *, copy: bool = False) -> Iterator[Frame]:

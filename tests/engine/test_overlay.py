@@ -11,7 +11,6 @@ from executor.engine.frames import Box
 from executor.engine.inpaint.motion import CameraPath
 from executor.engine.overlay import (
     EvidenceCollector,
-    Matte,
     confirm,
     estimate_matte,
     ink_extent,
@@ -215,42 +214,6 @@ def test_a_matte_is_not_put_where_the_mark_is_not() -> None:
     still = texture(12)[:HEIGHT, :WIDTH].copy()  # no mark at all in these frames
     run = collect([still] * FRAMES, range(FRAMES), at=(40, 20, 136, 56)).runs[0]
     assert reuse(donor, moving, run) is None
-
-
-def inverted_segment_matte(seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], Matte]:
-    ink, shade = overlay(opacity=0.5)
-    pictures, camera = panning(seed)
-    frames = [composite(p, ink, shade) for p in pictures]
-    matte = estimate_matte(collect(frames, range(FRAMES)).runs[0], camera)
-    assert matte is not None
-    return ink, shade, pictures, matte
-
-
-def grey_rgb(picture: np.ndarray) -> np.ndarray:
-    x1, y1, x2, y2 = MARK_AT
-    return np.repeat(np.rint(picture[y1:y2, x1:x2])[..., None], 3, axis=2).astype(np.uint8)
-
-
-def test_a_frame_near_the_segment_end_without_the_mark_is_left_as_decoded() -> None:
-    """The tracker's segment reaches over a frame the mark has already left: no inversion."""
-    ink, shade, pictures, matte = inverted_segment_matte(13)
-    bare = grey_rgb(pictures[5])  # the picture alone
-    blurred_fill = cv2.GaussianBlur(bare, (0, 0), 3)  # an inpainter's smooth guess
-    out = recover(bare, blurred_fill, MARK_AT, matte, may_fade=True)
-    assert np.array_equal(out, bare)
-
-
-def test_a_fading_mark_is_inverted_at_the_strength_it_shows() -> None:
-    ink, shade, pictures, matte = inverted_segment_matte(14)
-    faded = composite(pictures[7], ink * 0.5, shade * 0.5)
-    observed, truth = grey_rgb(faded), pictures[7][MARK_AT[1] : MARK_AT[3], MARK_AT[0] : MARK_AT[2]]
-    fill = cv2.GaussianBlur(grey_rgb(pictures[7]), (0, 0), 3)
-    inked = (ink > 0.1) & (ink < 0.45)
-    as_full = recover(observed, fill, MARK_AT, matte)[..., 0].astype(np.float32)
-    as_faded = recover(observed, fill, MARK_AT, matte, may_fade=True)[..., 0].astype(np.float32)
-    error_full = np.sqrt(np.mean((as_full - truth)[inked] ** 2))
-    error_faded = np.sqrt(np.mean((as_faded - truth)[inked] ** 2))
-    assert error_faded < 4.0 < error_full
 
 
 def test_a_box_short_of_the_mark_is_grown_to_all_its_ink_over_a_moving_picture() -> None:

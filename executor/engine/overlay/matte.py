@@ -55,16 +55,6 @@ class Matte:
         """The overlay's opacity, roughly: how much of the picture it hides."""
         return np.asarray(1.0 - self.gain, dtype=np.float32)
 
-    def scaled(self, strength: float) -> Matte:
-        """The matte of the mark shown at `strength` of its full opacity (a fade)."""
-        return Matte(
-            self.region,
-            (1.0 - strength * (1.0 - self.gain)).astype(np.float32),
-            (strength * self.offset).astype(np.float32),
-            self.reliable,
-            self.error,
-        )
-
     @cached_property
     def bare(self) -> np.ndarray:
         """Pixels surely without ink (well inside): where a fill's error can be measured."""
@@ -210,55 +200,15 @@ def fill_error(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float:
     return max(NOISE, float(np.sqrt(np.mean(gap**2))))
 
 
-def recover(
-    observed: np.ndarray,
-    filled: np.ndarray,
-    region: Box,
-    matte: Matte,
-    *,
-    may_fade: bool = False,
-) -> np.ndarray:
+def recover(observed: np.ndarray, filled: np.ndarray, region: Box, matte: Matte) -> np.ndarray:
     """RGB over `region` (observed: the frame as decoded; filled: an inpainter's fill of the
-    same pixels): the blend inverted where that is reliable, the fill elsewhere.
-
-    `may_fade`: the frame is near the ends of its segment, where the mark may be fading in
-    or out, or gone already (the segment reaches over a few undetected frames): it is then
-    inverted with the matte scaled to the strength it shows, or left exactly as decoded
-    when it shows none."""
+    same pixels): the blend inverted where that is reliable, the fill elsewhere."""
     local = matte.over(region)
-    strength = mark_strength(observed, filled, local) if may_fade else None
-    if strength is not None and strength < ABSENT:
-        return observed
-    if strength is not None and strength < PRESENT:
-        local = local.scaled(strength)
     gain = np.maximum(local.gain, 0.02)
     weight = inversion_weight(local, observed, fill_error(observed, filled, local))
     inverted = (observed.astype(np.float32) - local.offset[..., None]) / gain[..., None]
     out = weight[..., None] * inverted + (1.0 - weight[..., None]) * filled.astype(np.float32)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-ABSENT, PRESENT = 0.15, 0.85  # the mark's strength in a frame: none below, whole above
-
-
-def mark_strength(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float | None:
-    """How strongly the mark shows in this frame, 0 (not at all) to 1 (as estimated), from
-    what it adds to the picture the fill stands for, where the matte knows its ink; None
-    when too little ink is known to tell."""
-    inked = (matte.gain < 0.9) & matte.reliable & (observed.max(axis=2) < 250)
-    if inked.sum() < 16:
-        return None
-    picture = filled.astype(np.float32)[inked]
-    added = matte.offset[inked][:, None] - (1.0 - matte.gain[inked])[:, None] * picture
-    seen = observed.astype(np.float32)[inked] - picture
-    energy = float(np.sum(added * added))
-    if energy < 1e-3:
-        return None
-    return float(np.clip(np.sum(seen * added) / energy, 0.0, 1.0))
-
-
-def _detail(picture: np.ndarray) -> np.ndarray:
-    return picture - cv2.GaussianBlur(picture, (0, 0), 2.0)
 
 
 def _aligned(matte: Matte, region: Box) -> Matte:
