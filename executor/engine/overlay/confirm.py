@@ -27,10 +27,10 @@ from executor.engine.overlay.matte import FADE_TRIM, known_mask
 
 MIN_FIXED_SHARE = 0.08  # share of the box's edge energy that stays put
 RING_RATIO = 2.0  # ... and how many times the ring's share it must be
-MIN_SCORE = 0.5  # the detector's mean confidence when the pixels cannot tell
+MIN_SCORE = 0.4  # the detector's mean confidence when the pixels cannot tell
 MAX_FIXED_RING = 0.25  # past this share of fixed edges around the box, the picture is "still"
 MIN_CROPS = 5  # frames a run needs before its pixels are asked
-MIN_STILL_SHARE = 0.5  # over a still picture an overlay's edges hold still almost wholly
+MIN_STILL_SHARE = 0.4  # over a still picture most of an overlay's edge energy holds still
 # Luma levels of change around the box from which the picture counts as moving: even a
 # hand-held shake of a pixel moves textured surroundings this much, and a fixed overlay's
 # edges then stand out from the scene's.
@@ -99,7 +99,8 @@ def _change_against_controls(
     energy = dx**2 + dy**2
     edges_box = float(energy[inside].mean())
     edges_ring = float(energy[known].mean())
-    bright = float(np.percentile(diff[inside], 98))
+    # White ink brightens; over white, only its shadow shows, darkening: either counts.
+    bright = float(np.percentile(np.abs(diff[inside]), 98))
     ring_gap = float(np.median(np.abs(diff[known])))
     figures = {
         "ring_change": ring_change,
