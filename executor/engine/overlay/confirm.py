@@ -57,7 +57,7 @@ def confirm(run: RunEvidence | None, score: float) -> Verdict:
     if known.sum() < 0.1 * known.size:
         return _by_score(score, "no picture around the box to compare with")
     ring_change = float(np.median(stack.std(axis=0)[known]))
-    figures = _fixed_edges(stack, inside, known) | {"ring_change": ring_change}
+    figures = _fixed_edges(run, inside, known) | {"ring_change": ring_change}
     if ring_change >= MIN_CHANGE and figures["fixed_ring"] < MAX_FIXED_RING:
         if figures["fixed_box"] >= MIN_FIXED_SHARE and figures["fixed_box"] >= (
             RING_RATIO * figures["fixed_ring"]
@@ -75,11 +75,9 @@ def confirm(run: RunEvidence | None, score: float) -> Verdict:
     return _by_score(score, f"still picture (change {ring_change:.1f}) and no frame without it")
 
 
-def _fixed_edges(stack: np.ndarray, inside: np.ndarray, known: np.ndarray) -> dict[str, float]:
+def _fixed_edges(run: RunEvidence, inside: np.ndarray, known: np.ndarray) -> dict[str, float]:
     """The share of edge energy that stays put over the run, in the box and around it."""
-    gy, gx = np.gradient(stack, axis=(1, 2))
-    fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
-    total = (gx**2 + gy**2).mean(axis=0) + 1e-3
+    fixed, total = run.edges(trim=FADE_TRIM)
     return {
         "fixed_box": float(fixed[inside].sum() / total[inside].sum()),
         "fixed_ring": float(fixed[known].sum() / total[known].sum()),

@@ -19,6 +19,7 @@ from executor.engine.inpaint.plan import intersects
 from executor.engine.track import iou
 
 MAX_CROPS = 128  # per run: past this, every other crop is dropped (still evenly spread)
+STAT_CROPS = 48  # crops (evenly spread) that the per-pixel statistics of a run look at
 MAX_CONTROLS = 12  # frames per side without the mark
 CONTEXT = 0.8  # the region around a run's box, in box sizes per side
 MATCH_IOU = 0.5
@@ -37,6 +38,7 @@ class RunEvidence:
     crops: list[np.ndarray] = field(default_factory=list)  # luma, uint8, region-sized
     controls: list[np.ndarray] = field(default_factory=list)  # the region without the mark
     step: int = 1  # keep every `step`-th frame of the run (doubles when thinning)
+    _cache: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def box_in_region(self) -> Box:
@@ -57,13 +59,41 @@ class RunEvidence:
         return [index for index, _ in keep], np.stack([crop for _, crop in keep]).astype(np.float32)
 
     def stack(self, trim: int = 0) -> np.ndarray:
-        """The run's crops as float32 NxHxW (see `select`)."""
-        return self.select(trim)[1]
+        """Up to STAT_CROPS of the run's crops, evenly spread, as float32 NxHxW (see
+        `select`): enough for per-pixel medians and spreads, at a fraction of the cost."""
+        key = ("stack", trim)
+        if key not in self._cache:
+            crops = [
+                crop
+                for index, crop in zip(self.frames, self.crops, strict=True)
+                if self.first + trim <= index <= self.last - trim
+            ]
+            if len(crops) < 4:
+                crops = self.crops
+            if len(crops) > STAT_CROPS:
+                keep = np.linspace(0, len(crops) - 1, STAT_CROPS).round().astype(int)
+                crops = [crops[k] for k in keep]
+            self._cache[key] = np.stack(crops).astype(np.float32)
+        return self._cache[key]
+
+    def edges(self, trim: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Per pixel of the region: the energy of the edges that stay put over the run (the
+        median of the gradients, Dekel et al.'s estimate of an overlay's) and of all edges
+        (the mean energy); computed once, read by the overlay check and the extent."""
+        key = ("edges", trim)
+        if key not in self._cache:
+            gy, gx = np.gradient(self.stack(trim), axis=(1, 2))
+            fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
+            total = (gx**2 + gy**2).mean(axis=0) + 1e-3
+            self._cache[key] = np.stack([fixed, total])
+        fixed, total = self._cache[key]
+        return fixed, total
 
     def control_stack(self) -> np.ndarray | None:
         return np.stack(self.controls).astype(np.float32) if self.controls else None
 
     def _add(self, index: int, crop: np.ndarray) -> None:
+        self._cache.clear()
         self.last = index
         if (index - self.first) % self.step:
             return

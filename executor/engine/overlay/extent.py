@@ -22,7 +22,9 @@ MIN_CHANGE = 2.0  # as in confirm: luma levels of change from which the picture 
 def ink_extent(run: RunEvidence) -> Box:
     """The run's box grown to every piece of fixed overlay that touches it, in frame pixels."""
     stack = run.stack(trim=FADE_TRIM)
-    ink = _fixed_ink(stack)
+    fixed, total = run.edges(trim=FADE_TRIM)
+    # Pixels on edges that stay put over the run, against the edges that move.
+    ink = (fixed > 0.5 * total) & (fixed > 16.0)
     controls = run.control_stack()
     still = float(np.median(stack.std(axis=0))) < MIN_CHANGE
     if still:
@@ -66,11 +68,3 @@ def ink_extent(run: RunEvidence) -> Box:
         ]
     rx, ry = run.region[0], run.region[1]
     return grown[0] + rx, grown[1] + ry, grown[2] + rx, grown[3] + ry
-
-
-def _fixed_ink(stack: np.ndarray) -> np.ndarray:
-    """Pixels on edges that stay put over the run, against the edges that move."""
-    gy, gx = np.gradient(stack, axis=(1, 2))
-    fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
-    total = (gx**2 + gy**2).mean(axis=0) + 1e-3
-    return (fixed > 0.5 * total) & (fixed > 16.0)
