@@ -48,7 +48,8 @@ from executor.engine.regions import UserAreas
 from executor.engine.writer import DEFAULT_PRESET, VideoWriter
 
 if TYPE_CHECKING:
-    from executor.engine.detect import Detector
+    from executor.engine.detect import Detection, Detector
+    from executor.engine.track import Track
 
 ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
 RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
@@ -284,7 +285,7 @@ def _detect(
     """Scan the video for the mark (feeding `motion` on the way), track it, keep only the
     segments whose frames show an overlay, and estimate each one's matte."""
     from executor.engine.scan import Scanner
-    from executor.engine.track import dilate_box, track
+    from executor.engine.track import track
 
     total = max(1, info.frame_count)
     evidence = EvidenceCollector(info.width, info.height)
@@ -325,6 +326,23 @@ def _detect(
         for box in result.boxes
     ]
     boxes += [None] * (len(detections) - len(boxes))
+    runs, refused = _confirm_segments(result, detections, evidence, boxes, info)
+    plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+    return _Found(plan, runs, refused, full_range)
+
+
+def _confirm_segments(
+    result: Track,
+    detections: list[list[Detection]],
+    evidence: EvidenceCollector,
+    boxes: list[Box | None],
+    info: VideoInfo,
+) -> tuple[list[tuple[Segment, RunEvidence]], list[dict[str, Any]]]:
+    """Keep the tracked segments whose frames show an overlay (`boxes` of the others are
+    cleared: those frames stay as decoded), each grown to all of its ink. Returns the kept
+    segments with their evidence, and the refused ones with the reason."""
+    from executor.engine.track import dilate_box
+
     runs: list[tuple[Segment, RunEvidence]] = []
     refused: list[dict[str, Any]] = []
     for segment in result.segments:
@@ -366,8 +384,7 @@ def _detect(
             for i in range(segment.start, segment.end + 1):
                 boxes[i] = planned
         runs.append((Segment(segment.start, segment.end, planned), run))
-    plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
-    return _Found(plan, runs, refused, full_range)
+    return runs, refused
 
 
 def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:

@@ -37,7 +37,7 @@ def _canvas(big: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     return image, ImageDraw.Draw(image)
 
 
-def _ring(rng: np.random.Generator, big: int) -> np.ndarray:
+def ring_of_circles(rng: np.random.Generator, big: int) -> np.ndarray:
     """Overlapping circles on a ring (the generator's original glyph)."""
     image, draw = _canvas(big)
     lobes = int(rng.integers(3, 7))
@@ -150,7 +150,7 @@ def _petals(rng: np.random.Generator, big: int) -> np.ndarray:
 
 
 LOGOS: dict[str, ShapeDrawer] = {
-    "ring": _ring,
+    "ring": ring_of_circles,
     "cloud": _cloud,
     "knot": _knot,
     "trefoil": _trefoil,

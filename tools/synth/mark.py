@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from tools.synth.fonts import FontFile, load_font, pick_font
-from tools.synth.logos import draw_logo
+from tools.synth.logos import draw_logo, ring_of_circles
 from tools.synth.spec import Look
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -301,17 +301,7 @@ def _glyph(rng: np.random.Generator, size: int) -> tuple[Image.Image, bool]:
     """A cloud/knot-like logo: overlapping circles on a ring, outlined or filled."""
     scale = 4  # supersample the circles for smooth edges
     big = size * scale
-    image = Image.new("L", (big, big), 0)
-    draw = ImageDraw.Draw(image)
-    lobes = int(rng.integers(3, 7))
-    ring = big * rng.uniform(0.14, 0.22)
-    radius = big * rng.uniform(0.2, 0.28)
-    phase = rng.uniform(0, 2 * np.pi)
-    centre = big / 2
-    for k in range(lobes):
-        angle = phase + 2 * np.pi * k / lobes
-        cx, cy = centre + ring * np.cos(angle), centre + ring * np.sin(angle)
-        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=255)
+    image = Image.fromarray(ring_of_circles(rng, big))
     outline = rng.random() < 0.7  # the real mark is an outline; keep some filled ones
     if outline:
         stroke = max(3, int(big * rng.uniform(0.05, 0.09))) | 1
