@@ -18,7 +18,7 @@ from executor.engine.frames import Box
 from executor.engine.inpaint.plan import intersects
 from executor.engine.track import iou
 
-MAX_CROPS = 128  # per run: past this, every other crop is dropped (still evenly spread)
+MAX_CROPS = 64  # per run: past this, every other crop is dropped (still evenly spread)
 STAT_CROPS = 48  # crops (evenly spread) that the per-pixel statistics of a run look at
 MAX_CONTROLS = 12  # frames per side without the mark
 CONTEXT = 0.8  # the region around a run's box, in box sizes per side
