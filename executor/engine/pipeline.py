@@ -358,11 +358,14 @@ def _confirm_segments(
                 segment.detected,
                 verdict.reason,
             )
-            for i in range(segment.start, segment.end + 1):
-                boxes[i] = None
+            boxes[segment.start : segment.end + 1] = [None] * (segment.end + 1 - segment.start)
             refused.append(
-                {"start": segment.start, "end": segment.end, "box": list(segment.detected)}
-                | {"reason": verdict.reason}
+                {
+                    "start": segment.start,
+                    "end": segment.end,
+                    "box": list(segment.detected),
+                    "reason": verdict.reason,
+                }
             )
             continue
         if run is None:
@@ -381,8 +384,7 @@ def _confirm_segments(
                 segment.detected,
                 run.box,
             )
-            for i in range(segment.start, segment.end + 1):
-                boxes[i] = planned
+            boxes[segment.start : segment.end + 1] = [planned] * (segment.end + 1 - segment.start)
         runs.append((Segment(segment.start, segment.end, planned), run))
     return runs, refused
 
