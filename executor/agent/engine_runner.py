@@ -147,7 +147,8 @@ class EngineRun:
         should_cancel: Callable[[], bool],
     ) -> None:
         try:
-            from executor.engine.pipeline import Cancelled, remove_watermark
+            from executor.engine.cancel import Cancelled
+            from executor.engine.pipeline import remove_watermark
 
             arguments = engine_arguments(self._settings, options)
             # a task that turned detection off never pays for loading the detector

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from loguru import logger
 
+from executor.engine.cancel import Cancelled
 from executor.engine.errors import VideoError
-from executor.engine.inpaint import NAMES, Cancelled, InpainterError
+from executor.engine.inpaint import NAMES, InpainterError
 from executor.engine.pipeline import DetectorUnavailable, load_boxes, remove_watermark
 from executor.engine.regions import UserArea, UserAreas, parse_mask, parse_region
 from executor.engine.writer import DEFAULT_PRESET

@@ -20,9 +20,9 @@ import numpy as np
 from loguru import logger
 
 from executor.engine.ahead import Ahead
+from executor.engine.cancel import Cancelled, ShouldCancel, check_cancel
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint import (
-    Cancelled,
     Inpainter,
     InpainterError,
     MarkPlan,
@@ -30,7 +30,6 @@ from executor.engine.inpaint import (
     make_inpainter,
     margin_for,
 )
-from executor.engine.inpaint.base import check_cancel
 from executor.engine.inpaint.motion import CameraPath, MotionEstimator
 from executor.engine.overlay import (
     EvidenceCollector,
@@ -102,7 +101,7 @@ def remove_watermark(
     preset: str = DEFAULT_PRESET,
     boxes: RawBoxes | None = None,
     progress: ProgressCallback | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    should_cancel: ShouldCancel | None = None,
     detector: Detector | None = None,
     invert: bool = True,
     user: UserAreas | None = None,
@@ -279,7 +278,7 @@ def _detect(
     info: VideoInfo,
     detector: Detector,
     bar: _ProgressBar,
-    should_cancel: Callable[[], bool] | None,
+    should_cancel: ShouldCancel | None,
     motion: MotionEstimator,
 ) -> _Found:
     """Scan the video for the mark (feeding `motion` on the way), track it, keep only the
@@ -439,7 +438,7 @@ def _encode(
     crf: int,
     preset: str,
     bar: _ProgressBar,
-    should_cancel: Callable[[], bool] | None,
+    should_cancel: ShouldCancel | None,
     mattes: Mapping[int, Matte],
 ) -> tuple[int, float]:
     """The last pass: repaint each batch, then encode it. Returns (frames, seconds filling).

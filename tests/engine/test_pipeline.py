@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from executor.engine.inpaint import Cancelled, MarkPlan, margin_for
+from executor.engine.cancel import Cancelled
+from executor.engine.inpaint import MarkPlan, margin_for
 from executor.engine.pipeline import remove_watermark
 from executor.engine.reader import VideoReader
 from executor.engine.roundtrip import copy_video

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from executor.engine.inpaint.base import Cancelled, Inpainter, InpainterError
+from executor.engine.inpaint.base import Inpainter, InpainterError
 from executor.engine.inpaint.plan import MarkPlan, Segment, margin_for
 
 NAMES = ("temporal", "telea", "lama")
@@ -40,7 +40,6 @@ def make_inpainter(
 
 __all__ = [
     "NAMES",
-    "Cancelled",
     "Inpainter",
     "InpainterError",
     "MarkPlan",

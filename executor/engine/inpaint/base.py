@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from executor.engine.cancel import ShouldCancel
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint.plan import MarkPlan
 
@@ -17,11 +18,6 @@ if TYPE_CHECKING:
     from executor.engine.inpaint.motion import CameraPath
 
 Progress = Callable[[float], None]  # fraction 0..1 of the inpainter's own preparation
-ShouldCancel = Callable[[], bool]
-
-
-class Cancelled(Exception):
-    """the run was cancelled"""
 
 
 class InpainterError(Exception):
@@ -88,11 +84,6 @@ class Inpainter(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release what `prepare` started (worker threads); the pipeline always calls it."""
-
-
-def check_cancel(should_cancel: ShouldCancel | None) -> None:
-    if should_cancel is not None and should_cancel():
-        raise Cancelled("cancelled")
 
 
 def grow(box: Box, pad: int, width: int, height: int) -> Box:

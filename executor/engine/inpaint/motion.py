@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from executor.engine.cancel import ShouldCancel, check_cancel
 from executor.engine.frames import Box
-from executor.engine.inpaint.base import ShouldCancel, check_cancel
 from executor.engine.inpaint.plan import MarkPlan
 from executor.engine.reader import VideoReader
 

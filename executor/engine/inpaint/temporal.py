@@ -26,15 +26,9 @@ import cv2
 import numpy as np
 from loguru import logger
 
+from executor.engine.cancel import ShouldCancel
 from executor.engine.frames import Box, Frame
-from executor.engine.inpaint.base import (
-    Inpainter,
-    Progress,
-    ShouldCancel,
-    box_mask,
-    composite,
-    grow,
-)
+from executor.engine.inpaint.base import Inpainter, Progress, box_mask, composite, grow
 from executor.engine.inpaint.gather import SourceGatherer
 from executor.engine.inpaint.motion import CameraPath, estimate_path
 from executor.engine.inpaint.plan import MarkPlan, intersects
