@@ -26,16 +26,16 @@ class Outcome:
 
 
 def classify(exc: BaseException) -> Outcome:
-    """Bad input is final; running out of memory or disk, or anything unknown, may pass."""
-    from executor.engine.errors import VideoError
+    """The engine's errors say themselves whether another try may pass (bad input is final;
+    running out of memory or disk may pass); arguments refused are final; anything unknown
+    may pass."""
+    from executor.engine.errors import engine_error
 
-    if isinstance(exc, VideoError):
-        return Outcome(ok=False, error=str(exc), retryable=False)
+    # the engine raises its own family, but a raw error from around it reads the same way
+    error = engine_error(exc)
+    if error is not None:
+        return Outcome(ok=False, error=str(error), retryable=error.retryable)
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-        return Outcome(ok=False, error=f"out of memory on this executor ({text})", retryable=True)
-    if isinstance(exc, OSError):
-        return Outcome(ok=False, error=f"executor file error ({text})", retryable=True)
     if isinstance(exc, ValueError):
         return Outcome(ok=False, error=text, retryable=False)
     return Outcome(ok=False, error=f"engine failed ({text})", retryable=True)

@@ -1,12 +1,41 @@
-"""One exception family for everything that can go wrong reading or writing a video.
+"""One exception family for everything the engine reports: `EngineError`, which says whether
+the same task may pass on another try (`retryable`).
 
-Every message is meant to be shown to a person as is, so it says what is wrong with the
-input, not which FFmpeg call failed.
+Bad input is final: every VideoError message is meant to be shown to a person as is, so it
+says what is wrong with the input, not which FFmpeg call failed. Running out of memory or
+failing on the executor's own files may pass elsewhere: `engine_error` turns those raw
+exceptions into members of the family, at the engine's public entry (`engine_boundary`).
 """
 
+from __future__ import annotations
 
-class VideoError(Exception):
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class EngineError(Exception):
+    """the engine failed"""
+
+    retryable: bool = True
+
+
+class OutOfMemory(EngineError):
+    """out of memory on this executor (host or GPU)"""
+
+
+class ExecutorFileError(EngineError):
+    """a file of this executor could not be read or written (disk full, permissions)"""
+
+
+class VideoError(EngineError):
     """The video could not be read or written."""
+
+    retryable = False
 
 
 class InputNotFound(VideoError):
@@ -35,3 +64,41 @@ class UnsupportedInput(VideoError):
 
 class OutputError(VideoError):
     """the output video could not be written"""
+
+
+def engine_error(exc: BaseException) -> EngineError | None:
+    """`exc` as a member of the family: itself when it is one, OutOfMemory or
+    ExecutorFileError for the raw exceptions that mean so, None for anything else."""
+    if isinstance(exc, EngineError):
+        return exc
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, MemoryError) or _torch_out_of_memory(exc):
+        return OutOfMemory(f"out of memory on this executor ({text})")
+    if isinstance(exc, OSError):
+        return ExecutorFileError(f"executor file error ({text})")
+    return None
+
+
+def engine_boundary(function: Callable[P, R]) -> Callable[P, R]:
+    """`function`, raising the raw exceptions `engine_error` knows as family members (the
+    original stays attached as the cause)."""
+
+    @functools.wraps(function)
+    def bounded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            error = engine_error(exc)
+            if error is None or error is exc:
+                raise
+            raise error from exc
+
+    return bounded
+
+
+def _torch_out_of_memory(exc: BaseException) -> bool:
+    # torch is never imported just to ask: a run that did not load it cannot have run out of
+    # its memory (and the engine runs without torch when nothing needs it)
+    torch = sys.modules.get("torch")
+    kind = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    return kind is not None and isinstance(exc, kind)

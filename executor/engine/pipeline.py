@@ -21,6 +21,7 @@ from loguru import logger
 
 from executor.engine.ahead import Ahead
 from executor.engine.cancel import Cancelled, ShouldCancel, check_cancel
+from executor.engine.errors import engine_boundary
 from executor.engine.frames import Box, Frame
 from executor.engine.inpaint import (
     Inpainter,
@@ -89,6 +90,7 @@ class Report:
         return data
 
 
+@engine_boundary
 def remove_watermark(
     src: str | Path,
     dst: str | Path,
@@ -111,9 +113,10 @@ def remove_watermark(
     `boxes` (a list per frame, or {frame index: [x1, y1, x2, y2] or None}) skips detection.
     `progress(percent, stage)` is called as the work goes on; `should_cancel()` is polled
     between batches and raises Cancelled (no output file is left). Raises VideoError for bad
-    inputs, InpainterError for a bad inpainter setup, DetectorUnavailable when detection is
-    needed but no detector is installed. `detector`: one already loaded (a long-running
-    caller keeps one instead of loading the weights for every video); it overrides
+    inputs, OutOfMemory and ExecutorFileError (which may pass on another try) for memory and
+    the executor's own files, InpainterError for a bad inpainter setup, DetectorUnavailable
+    when detection is needed but no detector is installed. `detector`: one already loaded (a
+    long-running caller keeps one instead of loading the weights for every video); it overrides
     `detector_weights` and `device` for detection. `invert`: recover the picture under a
     semi-transparent mark by inverting its blend where its matte is known (else the
     inpainter's fill alone). `user`: the user's boxes and masks per time range, cleaned
