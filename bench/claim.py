@@ -57,8 +57,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file, too: `python bench/x.py`
+
 import httpx
-from common import (
+
+from bench.common import (
     cpu_seconds,
     machine,
     percentile,
@@ -66,8 +69,8 @@ from common import (
     table,
     write_tiny_video,
 )
-from live import LiveService
-from pgserver import PgServer
+from tests.fixtures.live_service import LiveService
+from tests.fixtures.postgres import PostgresServer
 
 CLAIM = "/api/tasks/claim"
 TASKS = "/api/tasks"
@@ -1020,9 +1023,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.database_url:
             database_url, pg_pid = args.database_url, None
         else:
-            server = PgServer()
+            server = PostgresServer(fsync=True)
             server.start()
-            database_url, pg_pid = server.url, server.pid
+            database_url, pg_pid = server.create_database("bench"), server.pid
             print(
                 f"PostgreSQL {server.setting('server_version')} on port {server.port}, "
                 f"fsync={server.setting('fsync')}, "

@@ -26,9 +26,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file, too: `python bench/x.py`
+
 import httpx
-from common import machine, table
-from live import LiveService
+
+from bench.common import machine, raise_nofile, table
+from tests.fixtures.live_service import LiveService
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_LINE = re.compile(r"-> result\.mp4: .* in ([0-9.]+)s")
@@ -177,6 +180,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=6, help="tasks per run (6)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    raise_nofile()  # the service started below inherits the limit
     counts = [int(n) for n in args.executors.split(",")]
     work = Path(tempfile.mkdtemp(prefix="sorawm-bench-fleet-"))
     clips = make_clips(work / "clips", min(args.tasks, 6))

@@ -25,11 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file, too: `python bench/x.py`
+
 import asyncpg
 import httpx
-from common import machine, percentile, raise_nofile, table
-from live import LiveService
-from pgserver import PgServer
+
+from bench.common import machine, percentile, raise_nofile, table
+from tests.fixtures.live_service import LiveService
+from tests.fixtures.postgres import PostgresServer
 
 LEVELS = [("DEBUG", 10, 0.25), ("INFO", 20, 0.6), ("WARNING", 30, 0.1), ("ERROR", 40, 0.05)]
 WORDS = (
@@ -235,14 +238,14 @@ async def query_suite(url: str, dsn: str, repeat: int) -> list[dict[str, Any]]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="sorawm-bench-logs-"))
-    server = PgServer()
+    server = PostgresServer(fsync=True)
     server.start()
     try:
-        service = LiveService(
-            workdir, database_url=server.url, env={"SORAWM_LOG_LEVEL": "WARNING"}
-        ).start()
+        url = server.create_database("bench")
+        service = LiveService(workdir, database_url=url, env={"SORAWM_LOG_LEVEL": "WARNING"})
+        service.start()
         try:
-            dsn = asyncpg_dsn(server.url)
+            dsn = asyncpg_dsn(url)
             direct = await ingest_direct(
                 dsn, total=args.ingest, batch=args.batch, clients=args.clients
             )

@@ -41,9 +41,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # as a file, too: `python bench/x.py`
+
 import httpx
-from common import machine, status_kib, table, write_tiny_video
-from live import LiveService
+
+from bench.common import machine, raise_nofile, status_kib, table, write_tiny_video
+from tests.fixtures.live_service import LiveService
 
 CHUNK = 1024 * 1024
 
@@ -400,6 +403,7 @@ def _filesystem(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    raise_nofile()  # the service started below inherits the limit
     work = Path(tempfile.mkdtemp(prefix="sorawm-bench-transfer-", dir=args.workdir))
     started = time.perf_counter()
     print(f"transfer benchmark, work folder {work} ({_filesystem(work)})", flush=True)

@@ -10,21 +10,16 @@ Debian's headless Chromium.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
-import httpx
-from playwright.sync_api import sync_playwright
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the browser: the tests' own
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--disable-component-update",
-    "--no-first-run",
-]
+import httpx
+
+from tests.fixtures.browser import chromium
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -34,8 +29,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:5344")
     parser.add_argument("--wait", type=float, default=240, help="seconds to wait for results")
     args = parser.parse_args()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 760})
         page.goto(args.url + "/")
         page.set_input_files("#files", [str(path) for path in args.videos])
@@ -52,7 +46,6 @@ def main() -> None:
         page.goto(args.url + "/admin")
         page.wait_for_timeout(1500)
         page.screenshot(path=str(DOCS / "admin.png"), full_page=False)
-        browser.close()
     print(f"wrote {DOCS / 'upload.png'} and {DOCS / 'admin.png'}")
 
 
