@@ -10,17 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
-from service import leases
 from service.api import admin, compat, executor, health, logs, pages, tasks
-from service.db import Database
 from service.errors import install_error_handler
-from service.logsink import DatabaseLogSink
+from service.files.store import LocalFileStore
+from service.logs.sink import DatabaseLogSink
 from service.maintenance import run_maintenance
-from service.metrics import Metrics
-from service.settings import ServiceSettings
+from service.runtime.db import Database
+from service.runtime.metrics import Metrics
+from service.runtime.migrate import migrate
+from service.runtime.settings import ServiceSettings
+from service.runtime.wakeup import PgQueueChannel, QueueSignal
 from service.state import AppState
-from service.store import LocalFileStore
-from service.wakeup import PgQueueChannel, QueueSignal
+from service.tasks.backends import open_machine
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -30,14 +31,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
-        await db.create_tables()
+        await migrate(db)
         await db.open_pool()
-        await leases.grant_restart_grace(db, lease_s=settings.lease_seconds)
+        machine = open_machine(db)
+        await machine.grant_restart_grace(lease_s=settings.lease_seconds)
         # replicas on one PostgreSQL wake each other's waiting claims
         channel = PgQueueChannel(db) if db.is_postgres else None
         state = AppState(
             settings=settings,
             db=db,
+            tasks=machine,
             store=LocalFileStore(settings.data_dir),
             signal=QueueSignal(broadcast=channel.publish if channel else None),
             metrics=Metrics(),

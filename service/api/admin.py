@@ -10,12 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from service import queries
-from service.auth import AdminDep
+from service.api.auth import AdminDep
+from service.clock import as_utc
 from service.errors import BadUpload
-from service.queries import LogFilter
+from service.logs import queries as log_queries
+from service.logs.queries import LogFilter
+from service.logs.views import log_public
 from service.state import AppState, StateDep
-from service.views import as_utc, executor_public, log_public
+from service.tasks import queries
+from service.tasks.views import executor_public
 from shared.contract import ExecutorPublic, LogLevel, LogPage, Routes
 
 router = APIRouter(tags=["admin"])
@@ -63,7 +66,9 @@ async def admin_logs(
     cursor: str | None = None,
 ) -> LogPage:
     """Log records, newest first; pass `next_cursor` back as `cursor` for older ones."""
-    records = await queries.find_logs(state.db, where, limit=limit, before_id=_record_id(cursor))
+    records = await log_queries.find_logs(
+        state.db, where, limit=limit, before_id=_record_id(cursor)
+    )
     next_cursor = str(records[-1].id) if len(records) == limit else None
     return LogPage(items=[log_public(record) for record in records], next_cursor=next_cursor)
 
@@ -81,7 +86,7 @@ async def admin_logs_stream(
     Starts with records arriving from now on, or after `after` / `Last-Event-ID`."""
     start = _record_id(last_event_id) or _record_id(after)
     if start is None:
-        start = await queries.last_log_id(state.db)
+        start = await log_queries.last_log_id(state.db)
     return StreamingResponse(
         _tail(request, state, where, start),
         media_type="text/event-stream",
@@ -96,7 +101,7 @@ async def _tail(
     quiet = 0.0
     yield ": tail started\n\n"
     while not await request.is_disconnected():
-        records = await queries.logs_after(state.db, where, after_id=after_id, limit=TAIL_BATCH)
+        records = await log_queries.logs_after(state.db, where, after_id=after_id, limit=TAIL_BATCH)
         for record in records:
             assert record.id is not None
             after_id = record.id

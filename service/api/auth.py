@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from service.settings import ServiceSettings
+from service.runtime.settings import ServiceSettings
 
 
 class Role(StrEnum):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from service import queries
-from service.api.tasks import owner_scope, result_response, submit
-from service.auth import ClientDep
+from service.api.auth import ClientDep
+from service.api.task_io import owner_scope, result_response, submit
 from service.state import StateDep
-from service.views import task_public
+from service.tasks.views import task_public
 from shared.contract import CompatResults, CompatSubmitted, Routes, TaskStatus
 
 router = APIRouter(tags=["SoraWM compatibility"])
@@ -34,7 +33,7 @@ async def get_results(
     wanted = task_id or remove_task_id
     if not wanted:
         raise HTTPException(422, detail="give task_id")
-    task = task_public(await queries.get_task(state.db, wanted, owner=owner_scope(principal)))
+    task = task_public(await state.tasks.get_task(wanted, owner=owner_scope(principal)))
     # the original knows no QUEUED or CANCELLED: waiting shows as PROCESSING at 0 %
     status = {
         TaskStatus.QUEUED: TaskStatus.PROCESSING,
@@ -54,7 +53,7 @@ async def get_results(
 async def download(
     task_id: str, request: Request, state: StateDep, principal: ClientDep
 ) -> Response:
-    task = await queries.get_task(state.db, task_id, owner=owner_scope(principal))
+    task = await state.tasks.get_task(task_id, owner=owner_scope(principal))
     if task.status != TaskStatus.FINISHED.value:
         # the original answers 400 here, and its clients expect that
         raise HTTPException(400, detail=f"Task not finish yet: {task.status}")

@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
-from service import leases, queries
-from service.auth import ExecutorDep
+from service.api.auth import ExecutorDep
+from service.clock import aware
 from service.errors import HashMismatch, LeaseLost
+from service.files.ranges import file_response
 from service.models import TaskRow
-from service.ranges import file_response
 from service.state import AppState, StateDep
-from service.views import aware
+from service.tasks.sql import ensure_leased
 from shared.contract import (
     ClaimedInput,
     ClaimRequest,
@@ -51,8 +51,7 @@ async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimRes
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait_s
     while True:
-        task = await leases.claim_next(
-            state.db,
+        task = await state.tasks.claim_next(
             executor_id=body.executor_id,
             capabilities=capabilities,
             lease_s=state.settings.lease_seconds,
@@ -66,7 +65,7 @@ async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimRes
             break
         await state.signal.wait(remaining)
     if body.wait_s > 0:
-        await leases.seen_idle(state.db, executor_id=body.executor_id, capabilities=capabilities)
+        await state.tasks.seen_idle(executor_id=body.executor_id, capabilities=capabilities)
     return Response(status_code=204)
 
 
@@ -97,7 +96,7 @@ async def download_input(
     task_id: str, request: Request, state: StateDep, _: ExecutorDep, lease_token: LeaseHeader = None
 ) -> Response:
     """The task's input for the executor holding its lease; `Range` resumes a download."""
-    task = await leases.leased_task(state.db, task_id=task_id, lease_token=lease_token)
+    task = await state.tasks.leased_task(task_id=task_id, lease_token=lease_token)
     assert task.input_path and task.input_sha256
     return file_response(
         request,
@@ -113,8 +112,7 @@ async def heartbeat(
     task_id: str, body: HeartbeatRequest, state: StateDep, _: ExecutorDep
 ) -> HeartbeatResponse:
     """Extends the lease and reports progress; `cancel: true` tells the executor to stop."""
-    renewal = await leases.renew_lease(
-        state.db,
+    renewal = await state.tasks.renew_lease(
         task_id=task_id,
         lease_token=body.lease_token,
         lease_s=state.settings.lease_seconds,
@@ -150,10 +148,10 @@ async def upload_result(
     expected = (content_sha256 or "").strip().lower()
     if len(expected) != 64:
         raise HashMismatch(f"the {Headers.CONTENT_SHA256} header must be the body's hex sha256")
-    task = await queries.get_task(state.db, task_id)
+    task = await state.tasks.get_task(task_id)
     if _already_finished_by(task, lease_token, expected):
         return _ack(task)
-    leases.ensure_leased(task, lease_token)
+    ensure_leased(task, lease_token)
     assert lease_token is not None
     # each lease writes its own file, so a zombie's late upload can never replace the result
     writer = state.store.writer(task_id, f"result-{lease_token[:12].replace('_', '-')}.mp4")
@@ -170,8 +168,7 @@ async def upload_result(
             f"the uploaded bytes hash to {stored.sha256}, not {expected}: nothing was finished"
         )
     try:
-        task = await leases.mark_finished(
-            state.db,
+        task = await state.tasks.mark_finished(
             task_id=task_id,
             lease_token=lease_token,
             key=stored.key,
@@ -187,7 +184,7 @@ async def upload_result(
 
 def _already_finished_by(task: TaskRow, lease_token: str | None, sha256: str) -> bool:
     return (
-        task.status == TaskStatus.FINISHED.value
+        task.status == TaskStatus.FINISHED
         and lease_token is not None
         and task.lease_token == lease_token
         and task.result_sha256 == sha256
@@ -198,7 +195,7 @@ def _ack(task: TaskRow) -> ResultAck:
     assert task.result_size is not None and task.result_sha256 is not None
     return ResultAck(
         task_id=task.id,
-        status=TaskStatus(task.status),
+        status=task.status,
         result=FileInfo(size=task.result_size, sha256=task.result_sha256),
     )
 
@@ -206,15 +203,14 @@ def _ack(task: TaskRow) -> ResultAck:
 @router.post(Routes.FAIL, response_model=FailResponse, responses=_LEASE_ERRORS)
 async def fail(task_id: str, body: FailRequest, state: StateDep, _: ExecutorDep) -> FailResponse:
     """Retryable → back to QUEUED while attempts remain; otherwise ERROR with the message."""
-    task = await leases.mark_failed(
-        state.db,
+    task = await state.tasks.mark_failed(
         task_id=task_id,
         lease_token=body.lease_token,
         error=body.error,
         retryable=body.retryable,
     )
-    if task.status == TaskStatus.QUEUED.value:
+    if task.status == TaskStatus.QUEUED:
         await state.signal.queued(1)
     else:
         state.metrics.task_ended(task)
-    return FailResponse(status=TaskStatus(task.status), attempts=task.attempts)
+    return FailResponse(status=task.status, attempts=task.attempts)

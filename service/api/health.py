@@ -7,9 +7,9 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service import queries
-from service.auth import AdminDep
+from service.api.auth import AdminDep
 from service.state import StateDep
+from service.tasks import queries
 from shared.contract import HealthReport, Routes
 
 router = APIRouter(tags=["health"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.auth import ExecutorDep, peer_address
-from service.logstore import insert_records, record_row
+from service.api.auth import ExecutorDep, peer_address
+from service.logs.store import insert_records, record_row
 from service.state import StateDep
 from shared.contract import LogAccepted, LogBatch, Routes, WeFastApiLog
 

@@ -9,14 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from service import leases, queries
-from service.auth import ClientDep, Principal
-from service.errors import FilesGone, ResultNotReady, TaskNotFound
-from service.intake import receive_video
-from service.models import TaskRow
-from service.ranges import file_response
+from service.api.auth import ClientDep
+from service.api.task_io import owner_scope, result_response, submit
+from service.errors import TaskNotFound
 from service.state import AppState, StateDep
-from service.views import task_public
+from service.tasks import queries
+from service.tasks.views import task_public
 from shared.contract import ErrorBody, Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
 
 router = APIRouter(tags=["tasks"])
@@ -27,23 +25,6 @@ EVENT_KEEPALIVE_S = 15.0
 _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody} for code in (413, 415, 422)
 }
-
-
-def owner_scope(principal: Principal) -> str | None:
-    """Admins see every task; everyone else only their own."""
-    return None if principal.is_admin else principal.owner
-
-
-async def submit(request: Request, state: AppState, principal: Principal, field: str) -> TaskRow:
-    return await receive_video(
-        request,
-        file_field=field,
-        owner=principal.owner,
-        settings=state.settings,
-        db=state.db,
-        store=state.store,
-        signal=state.signal,
-    )
 
 
 @router.post(
@@ -97,23 +78,7 @@ async def list_tasks(
 
 @router.get(Routes.TASK, response_model=TaskPublic, responses={404: {"model": ErrorBody}})
 async def get_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskPublic:
-    return task_public(await queries.get_task(state.db, task_id, owner=owner_scope(principal)))
-
-
-async def result_response(request: Request, state: AppState, task: TaskRow) -> Response:
-    if task.status != TaskStatus.FINISHED.value:
-        raise ResultNotReady(f"the result is not ready: task is {task.status}")
-    if task.files_purged or task.result_path is None or not state.store.exists(task.result_path):
-        raise FilesGone()
-    assert task.result_sha256 is not None
-    stem = (task.input_filename or "video").rsplit(".", 1)[0]
-    return file_response(
-        request,
-        state.store,
-        key=task.result_path,
-        sha256=task.result_sha256,
-        download_name=f"{stem}.cleaned.mp4",
-    )
+    return task_public(await state.tasks.get_task(task_id, owner=owner_scope(principal)))
 
 
 @router.get(
@@ -125,22 +90,22 @@ async def download_result(
     task_id: str, request: Request, state: StateDep, principal: ClientDep
 ) -> Response:
     """The cleaned video, with `Range` and `ETag` (its sha256); 409 until FINISHED."""
-    task = await queries.get_task(state.db, task_id, owner=owner_scope(principal))
+    task = await state.tasks.get_task(task_id, owner=owner_scope(principal))
     return await result_response(request, state, task)
 
 
 @router.post(Routes.TASK_CANCEL, response_model=TaskPublic, responses={409: {"model": ErrorBody}})
 async def cancel_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskPublic:
     """QUEUED → CANCELLED now; PROCESSING → flagged, the executor stops at its next heartbeat."""
-    await queries.get_task(state.db, task_id, owner=owner_scope(principal))
-    return task_public(await leases.request_cancel(state.db, task_id=task_id))
+    await state.tasks.get_task(task_id, owner=owner_scope(principal))
+    return task_public(await state.tasks.request_cancel(task_id=task_id))
 
 
 @router.delete(Routes.TASK, status_code=204, responses={409: {"model": ErrorBody}})
 async def delete_task(task_id: str, state: StateDep, principal: ClientDep) -> Response:
     """Remove the task and its files; a task being uploaded or processed must be cancelled first."""
-    await queries.get_task(state.db, task_id, owner=owner_scope(principal))
-    await leases.delete_task(state.db, task_id=task_id)
+    await state.tasks.get_task(task_id, owner=owner_scope(principal))
+    await state.tasks.delete_task(task_id=task_id)
     await state.store.remove_task(task_id)
     return Response(status_code=204)
 
@@ -151,7 +116,7 @@ async def task_events(
 ) -> StreamingResponse:
     """Server-sent events: an `event: task` with the task's JSON at each change, until it ends."""
     scope = owner_scope(principal)
-    await queries.get_task(state.db, task_id, owner=scope)
+    await state.tasks.get_task(task_id, owner=scope)
     return StreamingResponse(
         _follow(request, state, task_id, scope),
         media_type="text/event-stream",
@@ -167,7 +132,7 @@ async def _follow(
     quiet = 0.0
     while not await request.is_disconnected():
         try:
-            task = task_public(await queries.get_task(state.db, task_id, owner=owner))
+            task = task_public(await state.tasks.get_task(task_id, owner=owner))
         except TaskNotFound:
             yield "event: deleted\ndata: {}\n\n"
             return

@@ -18,14 +18,13 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from service import leases
-from service.db import Database
 from service.errors import BadUpload, UploadTooLarge
+from service.files.probe import probe_video_async
+from service.files.store import FileStore, FileWriter
 from service.models import TaskRow
-from service.probe import probe_video_async
-from service.settings import ServiceSettings
-from service.store import FileStore, FileWriter
-from service.wakeup import QueueSignal
+from service.runtime.settings import ServiceSettings
+from service.runtime.wakeup import QueueSignal
+from service.tasks.machine import TaskMachine
 from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -145,7 +144,7 @@ async def receive_video(
     file_field: str,
     owner: str,
     settings: ServiceSettings,
-    db: Database,
+    tasks: TaskMachine,
     store: FileStore,
     signal: QueueSignal,
 ) -> TaskRow:
@@ -157,7 +156,7 @@ async def receive_video(
             f"upload of {declared} bytes is larger than the limit of "
             f"{settings.max_upload_bytes} bytes"
         )
-    task = await leases.create_uploading(db, owner=owner, max_attempts=settings.max_attempts)
+    task = await tasks.create_uploading(owner=owner, max_attempts=settings.max_attempts)
     form = _Form(
         file_field=file_field,
         open_writer=lambda name: store.writer(
@@ -179,8 +178,7 @@ async def receive_video(
         form.writer = None
         meta = await probe_video_async(store.local_path(stored.key))
         check_options_fit(options, meta)
-        task = await leases.mark_queued(
-            db,
+        task = await tasks.mark_queued(
             task_id=task.id,
             filename=form.filename,
             # what the client gave, normalised (boxes as lists); defaults stay implicit
@@ -201,6 +199,6 @@ async def receive_video(
             if form.writer is not None:
                 form.writer.discard()
             await store.remove_task(task.id)
-            await leases.discard_upload(db, task_id=task.id)
+            await tasks.discard_upload(task_id=task.id)
     await signal.queued(1)
     return task

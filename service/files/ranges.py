@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from service.store import FileStore
+from service.files.store import FileStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from loguru import logger
 
-from service.db import Database
-from service.logstore import insert_records, record_row
+from service.logs.store import insert_records, record_row
+from service.runtime.db import Database
 
 FLUSH_EVERY_S = 0.5
 BUFFER_RECORDS = 10_000

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert
 
-from service.db import Database
-from service.models import LOGS, utcnow
-from service.views import as_utc
+from service.clock import as_utc, utcnow
+from service.models import LOGS
+from service.runtime.db import Database
 from shared.contract import LogLevel
 
 

@@ -2,7 +2,7 @@
 
 On PostgreSQL the executor's hot paths (claim, heartbeat, result) also get a plain asyncpg
 pool: one hand-written statement per request costs a fraction of the CPU SQLAlchemy's Core
-layer spends building, caching and wrapping the same statement (see `service.leases_pg`).
+layer spends building, caching and wrapping the same statement (see `service.tasks.postgres`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from loguru import logger
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
-
-from service import models  # noqa: F401  (registers the tables)
 
 
 class Database:
@@ -65,49 +60,6 @@ class Database:
         the hot paths need no ORM unit of work)."""
         async with self.engine.begin() as connection:
             yield connection
-
-    async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all)
-        if self.is_postgres:
-            await self._widen_sizes()
-            await self._trigram_index()
-
-    async def _widen_sizes(self) -> None:
-        """Databases made before file sizes were BIGINT held them in 32 bits (2 GiB max):
-        widen them once (SQLite's INTEGER is 64-bit already)."""
-        async with self.engine.begin() as conn:
-            narrow = (
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT column_name FROM information_schema.columns WHERE table_name = "
-                            "'tasks' AND column_name IN ('input_size', 'result_size') "
-                            "AND data_type = 'integer'"
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for column in narrow:
-                await conn.execute(text(f"ALTER TABLE tasks ALTER COLUMN {column} TYPE BIGINT"))
-                logger.info("tasks.{} widened to BIGINT", column)
-
-    async def _trigram_index(self) -> None:
-        """The log viewer's text search (`lower(message) LIKE '%…%'`) stays on an index over
-        millions of lines only with pg_trgm; without the extension it still works, by scan."""
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-                await conn.execute(
-                    text(
-                        "CREATE INDEX IF NOT EXISTS ix_logs_message_trgm ON log_records "
-                        "USING gin (lower(message) gin_trgm_ops)"
-                    )
-                )
-        except SQLAlchemyError as exc:
-            logger.warning("no trigram index for log search ({}): text filters will scan", exc)
 
     async def check(self) -> None:
         async with self.engine.connect() as conn:

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from loguru import logger
 
-from service.db import Database
+from service.runtime.db import Database
 
 CHANNEL = "sorawm_queued"
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)

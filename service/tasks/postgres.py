@@ -1,24 +1,36 @@
-"""The executor's hot transitions on PostgreSQL: one hand-written statement each, over the raw
-asyncpg pool (`Database.pool`), with the executor's bookkeeping folded into the same statement.
+"""The state machine on PostgreSQL: the executor's hot transitions (claim, heartbeat, result,
+the task read) as one hand-written statement each over the raw asyncpg pool (`Database.pool`),
+with the executor's bookkeeping folded into the same statement; the cold ones keep the
+portable statements of `SqlTaskMachine`.
 
-Each statement does exactly what its SQLAlchemy twin in `service.leases` does on SQLite — the
-same from-state and lease token in the `WHERE`, so a stale lease matches no row (→ 409) and a
-task is finished exactly once — but in one round trip and one commit. The executor row is
-upserted by a data-modifying CTE (`INSERT … ON CONFLICT DO UPDATE`), which leaves it as the
-UPDATE-then-INSERT of `leases._touch_executor` would.
-
-`leases` calls these when the pool exists; nothing else should.
+Each statement does exactly what its twin in `service.tasks.sql` does — the same from-state
+and lease token in the `WHERE`, so a stale lease matches no row (→ 409) and a task is finished
+exactly once — but in one round trip and one commit, and the claim skips rows another replica
+holds (`FOR UPDATE SKIP LOCKED`). The executor row is upserted by a data-modifying CTE
+(`INSERT … ON CONFLICT DO UPDATE`), which leaves it as the UPDATE-then-INSERT of
+`sql._touch_executor` would.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
+from service.clock import Clock, utcnow
+from service.errors import LeaseLost
 from service.models import TaskRow, task_from_row
-from shared.contract import TaskStatus
+from service.runtime.db import Database
+from service.tasks.machine import Renewal
+from service.tasks.sql import (
+    SqlTaskMachine,
+    log_cancelled_on_beat,
+    log_claimed,
+    new_lease_token,
+    task_log,
+)
+from shared.contract import BASE_INPAINTERS, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
 PROCESSING = TaskStatus.PROCESSING.value
@@ -119,67 +131,80 @@ SELECT * FROM done
 GET = "SELECT * FROM tasks WHERE id = $1"
 
 
-async def claim(
-    pool: asyncpg.Pool,
-    *,
-    executor_id: str,
-    lease_token: str,
-    lease_expires_at: datetime,
-    now: datetime,
-    capabilities: dict[str, Any],
-    inpainters: list[str],
-) -> TaskRow | None:
-    row = await pool.fetchrow(
-        CLAIM,
-        executor_id,
-        lease_token,
-        lease_expires_at,
-        now,
-        capabilities,
-        bool(capabilities),
-        inpainters,
-    )
-    return task_from_row(row) if row is not None else None
+class PostgresTaskMachine(SqlTaskMachine):
+    """`SqlTaskMachine` with the executor's hot paths on the raw pool."""
 
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        if db.pool is None:
+            raise RuntimeError("the PostgreSQL backend needs the raw pool: Database.open_pool()")
+        super().__init__(db, clock=clock)
+        self.pool: asyncpg.Pool = db.pool
 
-async def seen_idle(
-    pool: asyncpg.Pool, *, executor_id: str, now: datetime, capabilities: dict[str, Any]
-) -> None:
-    await pool.execute(SEEN_IDLE, executor_id, now, capabilities, bool(capabilities))
+    async def find_task(self, task_id: str) -> TaskRow | None:
+        row = await self.pool.fetchrow(GET, task_id)
+        return task_from_row(row) if row is not None else None
 
+    async def claim_next(
+        self,
+        *,
+        executor_id: str,
+        capabilities: dict[str, Any],
+        lease_s: float,
+        inpainters: list[str] | None = None,
+    ) -> TaskRow | None:
+        runs = list(BASE_INPAINTERS) if inpainters is None else inpainters
+        now = self.clock()
+        row = await self.pool.fetchrow(
+            CLAIM,
+            executor_id,
+            new_lease_token(),
+            now + timedelta(seconds=lease_s),
+            now,
+            capabilities,
+            bool(capabilities),
+            runs,
+        )
+        if row is None:
+            return None
+        task = task_from_row(row)
+        log_claimed(task, executor_id)
+        return task
 
-async def renew(
-    pool: asyncpg.Pool,
-    *,
-    task_id: str,
-    lease_token: str,
-    lease_expires_at: datetime,
-    progress: float | None,
-    stage: str | None,
-    message: str | None,
-    now: datetime,
-) -> tuple[str | None, bool] | None:
-    """(executor id, cancelled) when the lease was held; None when it was not."""
-    row = await pool.fetchrow(
-        RENEW, task_id, lease_token, lease_expires_at, progress, stage, message, now
-    )
-    return None if row is None else (row["executor_id"], row["cancel_requested"])
+    async def seen_idle(self, *, executor_id: str, capabilities: dict[str, Any]) -> None:
+        await self.pool.execute(
+            SEEN_IDLE, executor_id, self.clock(), capabilities, bool(capabilities)
+        )
 
+    async def renew_lease(
+        self,
+        *,
+        task_id: str,
+        lease_token: str,
+        lease_s: float,
+        progress: float | None,
+        stage: str | None,
+        message: str | None,
+    ) -> Renewal:
+        now = self.clock()
+        lease_expires_at = now + timedelta(seconds=lease_s)
+        row = await self.pool.fetchrow(
+            RENEW, task_id, lease_token, lease_expires_at, progress, stage, message, now
+        )
+        if row is None:
+            raise LeaseLost()
+        if not row["cancel_requested"]:
+            return Renewal(lease_expires_at=lease_expires_at, cancel=False)
+        log_cancelled_on_beat(task_id, row["executor_id"])
+        return Renewal(lease_expires_at=now, cancel=True)
 
-async def finish(
-    pool: asyncpg.Pool,
-    *,
-    task_id: str,
-    lease_token: str,
-    key: str,
-    size: int,
-    sha256: str,
-    now: datetime,
-) -> TaskRow | None:
-    row = await pool.fetchrow(FINISH, task_id, lease_token, key, size, sha256, now)
-    return task_from_row(row) if row is not None else None
-
-
-async def get(pool: asyncpg.Pool, task_id: str) -> TaskRow | None:
-    row = await pool.fetchrow(GET, task_id)
-    return task_from_row(row) if row is not None else None
+    async def mark_finished(
+        self, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
+    ) -> TaskRow:
+        row = await self.pool.fetchrow(
+            FINISH, task_id, lease_token, key, size, sha256, self.clock()
+        )
+        if row is None:
+            raise LeaseLost()
+        task = task_from_row(row)
+        task_log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
+        return task

@@ -1,45 +1,17 @@
-"""Reads of the tables (writes to the task table live in `leases`)."""
+"""Reads of the task and executor tables (writes to the task table: `service.tasks.machine`)."""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from service import leases_pg
-from service.db import Database
-from service.errors import BadUpload, TaskNotFound
-from service.models import (
-    EXECUTORS,
-    LOGS,
-    TASKS,
-    Executor,
-    LogRecord,
-    TaskRow,
-    task_from_row,
-    utcnow,
-)
-from service.views import aware
-from shared.contract import LogLevel, TaskStatus
-
-
-async def find_task(db: Database, task_id: str) -> TaskRow | None:
-    if db.pool is not None:
-        return await leases_pg.get(db.pool, task_id)
-    async with db.transaction() as conn:
-        row = (await conn.execute(select(TASKS).where(TASKS.c.id == task_id))).first()
-    return task_from_row(row) if row is not None else None
-
-
-async def get_task(db: Database, task_id: str, *, owner: str | None = None) -> TaskRow:
-    """The task; `owner` set hides other owners' tasks as if they did not exist."""
-    task = await find_task(db, task_id)
-    if task is None or (owner is not None and task.owner != owner):
-        raise TaskNotFound()
-    return task
+from service.clock import aware, utcnow
+from service.errors import BadUpload
+from service.models import EXECUTORS, TASKS, Executor, TaskRow, task_from_row
+from service.runtime.db import Database
+from shared.contract import TaskStatus
 
 
 def _encode_cursor(task: TaskRow) -> str:
@@ -125,56 +97,3 @@ async def list_executors(db: Database) -> list[tuple[Executor, float | None]]:
 
 def is_online(executor: Executor, *, offline_after_s: float, now: datetime | None = None) -> bool:
     return (now or utcnow()) - aware(executor.last_seen) <= timedelta(seconds=offline_after_s)
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    executor_id: str | None = None
-    task_id: str | None = None
-    level: LogLevel | None = None  # this level and above
-    q: str | None = None  # text in the message, any case
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-
-    def apply(self, stmt: Any) -> Any:
-        if self.executor_id is not None:
-            stmt = stmt.where(LOGS.c.executor_id == self.executor_id)
-        if self.task_id is not None:
-            stmt = stmt.where(LOGS.c.task_id == self.task_id)
-        if self.level is not None:
-            stmt = stmt.where(LOGS.c.levelno >= self.level.number)
-        if self.q:
-            stmt = stmt.where(func.lower(LOGS.c.message).contains(self.q.lower(), autoescape=True))
-        if self.since is not None:
-            stmt = stmt.where(LOGS.c.ts >= self.since)
-        if self.until is not None:
-            stmt = stmt.where(LOGS.c.ts < self.until)
-        return stmt
-
-
-async def find_logs(
-    db: Database, where: LogFilter, *, limit: int, before_id: int | None = None
-) -> list[LogRecord]:
-    """Newest first by arrival (id), so paging by `before_id` has no gaps or repeats."""
-    stmt = where.apply(select(LOGS).order_by(LOGS.c.id.desc()).limit(limit))
-    if before_id is not None:
-        stmt = stmt.where(LOGS.c.id < before_id)
-    return await _logs(db, stmt)
-
-
-async def logs_after(
-    db: Database, where: LogFilter, *, after_id: int, limit: int
-) -> list[LogRecord]:
-    """Records that arrived after `after_id`, oldest first: the live tail."""
-    stmt = where.apply(select(LOGS).where(LOGS.c.id > after_id).order_by(LOGS.c.id).limit(limit))
-    return await _logs(db, stmt)
-
-
-async def _logs(db: Database, stmt: Any) -> list[LogRecord]:
-    async with db.transaction() as conn:
-        return [LogRecord.model_validate(dict(row._mapping)) for row in await conn.execute(stmt)]
-
-
-async def last_log_id(db: Database) -> int:
-    async with db.transaction() as conn:
-        return int((await conn.execute(select(func.max(LOGS.c.id)))).scalar() or 0)

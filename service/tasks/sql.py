@@ -1,25 +1,10 @@
-"""Every write to the task table, one function per transition.
-
-Each transition is a single conditional UPDATE whose WHERE names the from-state (and, for
-executor writes, the lease token): when no row matches, nothing changed and the caller gets
-`LeaseLost` / `InvalidTransition` (→ 409). That compare-and-set is what makes a task finish
-exactly once, on PostgreSQL and on SQLite alike.
-
-    UPLOADING  → QUEUED       mark_queued          (input stored and checked)
-    UPLOADING  → (deleted)    discard_upload       (upload failed)
-    QUEUED     → PROCESSING   claim_next           (attempts+1, new lease)
-    PROCESSING → PROCESSING   renew_lease          (heartbeat)
-    PROCESSING → CANCELLED    renew_lease          (heartbeat after a cancel request)
-    PROCESSING → FINISHED     mark_finished
-    PROCESSING → QUEUED|ERROR mark_failed          (retryable while attempts remain)
-    PROCESSING → QUEUED|ERROR|CANCELLED requeue_expired (lease ran out)
-    QUEUED     → CANCELLED    request_cancel       (PROCESSING: flag only)
-"""
+"""The state machine on SQLAlchemy Core: SQLite's backend, and the portable statements the
+PostgreSQL backend keeps for its cold paths. The transitions are listed in
+`service.tasks.machine`."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,10 +13,11 @@ from sqlalchemy import String, case, cast, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import leases_pg, queries
-from service.db import Database
+from service.clock import Clock, utcnow
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
-from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row, utcnow
+from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row
+from service.runtime.db import Database
+from service.tasks.machine import Renewal
 from shared.contract import BASE_INPAINTERS, ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
@@ -39,8 +25,410 @@ PROCESSING = TaskStatus.PROCESSING.value
 ENDED = [status.value for status in ENDED_STATUSES]
 
 
-def _log(task_id: str, executor_id: str | None = None) -> Any:
+def task_log(task_id: str, executor_id: str | None = None) -> Any:
     return logger.bind(task_id=task_id, executor_id=executor_id)
+
+
+def ensure_leased(task: TaskRow, lease_token: str | None) -> TaskRow:
+    if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
+        raise LeaseLost()
+    return task
+
+
+def log_claimed(task: TaskRow, executor_id: str) -> None:
+    task_log(task.id, executor_id).info(
+        "QUEUED → PROCESSING by {} (attempt {}/{})", executor_id, task.attempts, task.max_attempts
+    )
+
+
+def log_cancelled_on_beat(task_id: str, executor_id: str | None) -> None:
+    task_log(task_id, executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
+
+
+def new_lease_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SqlTaskMachine:
+    """Every transition as one SQLAlchemy Core statement in one short transaction."""
+
+    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    # ------------------------------------------------------------ reads
+
+    async def find_task(self, task_id: str) -> TaskRow | None:
+        async with self.db.transaction() as conn:
+            return await _get(conn, task_id)
+
+    async def get_task(self, task_id: str, *, owner: str | None = None) -> TaskRow:
+        task = await self.find_task(task_id)
+        if task is None or (owner is not None and task.owner != owner):
+            raise TaskNotFound()
+        return task
+
+    async def leased_task(self, *, task_id: str, lease_token: str | None) -> TaskRow:
+        task = await self.find_task(task_id)
+        if task is None:
+            raise TaskNotFound()
+        return ensure_leased(task, lease_token)
+
+    # ------------------------------------------------------------ upload
+
+    async def create_uploading(self, *, owner: str, max_attempts: int) -> TaskRow:
+        task = new_task(
+            id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts, now=self.clock()
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(insert(TASKS).values(**task.model_dump()))
+        task_log(task.id).info("task created for {} → UPLOADING", owner)
+        return task
+
+    async def mark_queued(
+        self,
+        *,
+        task_id: str,
+        filename: str,
+        options: dict[str, Any],
+        key: str,
+        size: int,
+        sha256: str,
+        meta: dict[str, Any],
+        message: str | None = None,
+    ) -> TaskRow:
+        stmt = (
+            update(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
+            .values(
+                status=QUEUED,
+                input_filename=filename,
+                options=options,
+                input_path=key,
+                input_size=size,
+                input_sha256=sha256,
+                input_meta=meta,
+                message=message,
+                updated_at=self.clock(),
+            )
+        )
+        async with self.db.transaction() as conn:
+            task = await _returning_one(conn, stmt)
+        if task is None:
+            raise InvalidTransition("the upload was abandoned before it completed")
+        task_log(task_id).info("UPLOADING → QUEUED ({} bytes, sha256 {})", size, sha256[:12])
+        return task
+
+    async def discard_upload(self, *, task_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                delete(TASKS).where(
+                    TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value
+                )
+            )
+        task_log(task_id).info("upload failed → task discarded")
+
+    async def abandon_stale_uploads(self, *, older_than: datetime) -> list[str]:
+        stmt = (
+            delete(TASKS)
+            .where(TASKS.c.status == TaskStatus.UPLOADING.value, TASKS.c.updated_at < older_than)
+            .returning(TASKS.c.id)
+        )
+        async with self.db.transaction() as conn:
+            ids = list((await conn.execute(stmt)).scalars().all())
+        for task_id in ids:
+            task_log(task_id).warning("upload never completed → task discarded")
+        return ids
+
+    # ------------------------------------------------------------ executor side
+
+    async def claim_next(
+        self,
+        *,
+        executor_id: str,
+        capabilities: dict[str, Any],
+        lease_s: float,
+        inpainters: list[str] | None = None,
+    ) -> TaskRow | None:
+        runs = list(BASE_INPAINTERS) if inpainters is None else inpainters
+        now = self.clock()
+        wanted = TASKS.c.options["inpainter"].as_string()
+        oldest = (
+            select(TASKS.c.id)
+            .where(TASKS.c.status == QUEUED, or_(wanted.is_(None), wanted.in_(runs)))
+            .order_by(TASKS.c.created_at, TASKS.c.id)
+            .limit(1)
+        )
+        stmt = (
+            update(TASKS)
+            # the status guard is the compare-and-set: SQLite has no row lock
+            .where(TASKS.c.id == oldest.scalar_subquery(), TASKS.c.status == QUEUED)
+            .values(
+                status=PROCESSING,
+                attempts=TASKS.c.attempts + 1,
+                lease_token=new_lease_token(),
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                executor_id=executor_id,
+                progress=0.0,
+                stage="claimed",
+                message=None,
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        async with self.db.transaction() as conn:
+            task = await _returning_one(conn, stmt)
+            await _touch_executor(
+                conn,
+                executor_id,
+                now=now,
+                capabilities=capabilities,
+                current_task_id=task.id if task else None,
+            )
+        if task is not None:
+            log_claimed(task, executor_id)
+        return task
+
+    async def seen_idle(self, *, executor_id: str, capabilities: dict[str, Any]) -> None:
+        async with self.db.transaction() as conn:
+            await _touch_executor(
+                conn, executor_id, now=self.clock(), capabilities=capabilities, current_task_id=None
+            )
+
+    async def renew_lease(
+        self,
+        *,
+        task_id: str,
+        lease_token: str,
+        lease_s: float,
+        progress: float | None,
+        stage: str | None,
+        message: str | None,
+    ) -> Renewal:
+        now = self.clock()
+        owned = _held(task_id, lease_token)
+        values: dict[str, Any] = {
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+            "updated_at": now,
+        }
+        if progress is not None:
+            values["progress"] = progress
+        if stage is not None:
+            values["stage"] = stage
+        if message is not None:
+            values["message"] = message
+        async with self.db.transaction() as conn:
+            task = await _returning_one(
+                conn,
+                update(TASKS).where(*owned, TASKS.c.cancel_requested.is_(False)).values(**values),
+            )
+            if task is not None:
+                await _touch_executor(conn, task.executor_id, now=now, current_task_id=task_id)
+                return Renewal(lease_expires_at=values["lease_expires_at"], cancel=False)
+            # a cancel was asked: this beat tells the executor, and the task ends here
+            task = await _returning_one(
+                conn,
+                update(TASKS)
+                .where(*owned, TASKS.c.cancel_requested.is_(True))
+                .values(
+                    status=TaskStatus.CANCELLED.value,
+                    lease_expires_at=None,
+                    stage="cancelled",
+                    finished_at=now,
+                    updated_at=now,
+                ),
+            )
+            if task is None:
+                raise LeaseLost()
+            await _touch_executor(conn, task.executor_id, now=now, current_task_id=None)
+        log_cancelled_on_beat(task_id, task.executor_id)
+        return Renewal(lease_expires_at=now, cancel=True)
+
+    async def mark_finished(
+        self, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
+    ) -> TaskRow:
+        now = self.clock()
+        stmt = (
+            update(TASKS)
+            .where(*_held(task_id, lease_token))
+            .values(
+                status=TaskStatus.FINISHED.value,
+                progress=100.0,
+                stage="finished",
+                result_path=key,
+                result_size=size,
+                result_sha256=sha256,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        task = await self._end_lease(stmt, now=now, done=1)
+        task_log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
+        return task
+
+    async def mark_failed(
+        self, *, task_id: str, lease_token: str, error: str, retryable: bool
+    ) -> TaskRow:
+        now = self.clock()
+        if retryable:
+            retry = TASKS.c.attempts < TASKS.c.max_attempts
+            status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
+            stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
+            finished_at: Any = case((retry, None), else_=now)
+        else:
+            status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
+        stmt = (
+            update(TASKS)
+            .where(*_held(task_id, lease_token))
+            .values(
+                status=status,
+                error=stored_error,
+                lease_token=None,
+                lease_expires_at=None,
+                finished_at=finished_at,
+                updated_at=now,
+            )
+        )
+        task = await self._end_lease(stmt, now=now, failed=1)
+        task_log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
+        return task
+
+    async def _end_lease(
+        self, stmt: Any, *, now: datetime, done: int = 0, failed: int = 0
+    ) -> TaskRow:
+        """Runs a fenced UPDATE that ends the lease; LeaseLost when the lease was not held."""
+        async with self.db.transaction() as conn:
+            task = await _returning_one(conn, stmt)
+            if task is None:
+                raise LeaseLost()
+            await _touch_executor(
+                conn, task.executor_id, now=now, current_task_id=None, done=done, failed=failed
+            )
+        return task
+
+    async def requeue_expired(self) -> list[TaskRow]:
+        now = self.clock()
+        out_of_attempts = TASKS.c.attempts >= TASKS.c.max_attempts
+        stmt = (
+            update(TASKS)
+            .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < now)
+            .values(
+                status=case(
+                    (TASKS.c.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
+                    (out_of_attempts, TaskStatus.ERROR.value),
+                    else_=QUEUED,
+                ),
+                error=case(
+                    (
+                        TASKS.c.cancel_requested.is_(False) & out_of_attempts,
+                        "the executor stopped reporting (lease expired) on each of "
+                        + cast(TASKS.c.attempts, String)
+                        + " attempts",
+                    ),
+                    else_=TASKS.c.error,
+                ),
+                lease_token=None,
+                lease_expires_at=None,
+                finished_at=case(
+                    (out_of_attempts | TASKS.c.cancel_requested.is_(True), now), else_=None
+                ),
+                updated_at=now,
+            )
+        )
+        async with self.db.transaction() as conn:
+            tasks = [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
+            for task in tasks:
+                # the executor that lost the lease is no longer working on it
+                await conn.execute(
+                    update(EXECUTORS)
+                    .where(
+                        EXECUTORS.c.id == task.executor_id,
+                        EXECUTORS.c.current_task_id == task.id,
+                    )
+                    .values(current_task_id=None)
+                )
+        for task in tasks:
+            task_log(task.id, task.executor_id).warning(
+                "lease of {} expired → {} (attempt {}/{})",
+                task.executor_id,
+                task.status,
+                task.attempts,
+                task.max_attempts,
+            )
+        return tasks
+
+    async def grant_restart_grace(self, *, lease_s: float) -> int:
+        until = self.clock() + timedelta(seconds=lease_s)
+        stmt = (
+            update(TASKS)
+            .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < until)
+            .values(lease_expires_at=until)
+        )
+        async with self.db.transaction() as conn:
+            result = await conn.execute(stmt)
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            logger.info("start-up: {} running lease(s) extended by {:.0f} s", count, lease_s)
+        return count
+
+    # ------------------------------------------------------------ client side
+
+    async def request_cancel(self, *, task_id: str) -> TaskRow:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            task = await _returning_one(
+                conn,
+                update(TASKS)
+                .where(TASKS.c.id == task_id, TASKS.c.status == QUEUED)
+                .values(status=TaskStatus.CANCELLED.value, finished_at=now, updated_at=now),
+            )
+            if task is not None:
+                task_log(task_id).info("QUEUED → CANCELLED")
+                return task
+            task = await _returning_one(
+                conn,
+                update(TASKS)
+                .where(TASKS.c.id == task_id, TASKS.c.status == PROCESSING)
+                .values(cancel_requested=True, updated_at=now),
+            )
+            if task is not None:
+                task_log(task_id, task.executor_id).info("cancel requested while PROCESSING")
+                return task
+            current = await _get(conn, task_id)
+        if current is None:
+            raise TaskNotFound()
+        raise InvalidTransition(f"task is {current.status}: it cannot be cancelled")
+
+    async def delete_task(self, *, task_id: str) -> None:
+        """Remove the row of a task that is not being worked on (QUEUED tasks count as idle)."""
+        idle = [QUEUED, *ENDED]
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                delete(TASKS)
+                .where(TASKS.c.id == task_id, TASKS.c.status.in_(idle))
+                .returning(TASKS.c.id)
+            )
+            if result.first() is not None:
+                task_log(task_id).info("task deleted")
+                return
+            current = await _get(conn, task_id)
+        if current is None:
+            raise TaskNotFound()
+        raise InvalidTransition(f"task is {current.status}: cancel it before deleting it")
+
+    async def mark_files_purged(self, *, ended_before: datetime) -> list[TaskRow]:
+        stmt = (
+            update(TASKS)
+            .where(
+                TASKS.c.status.in_(ENDED),
+                TASKS.c.files_purged.is_(False),
+                TASKS.c.updated_at < ended_before,
+            )
+            .values(files_purged=True)
+        )
+        async with self.db.transaction() as conn:
+            return [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
 
 
 async def _returning_one(conn: AsyncConnection, stmt: Any) -> TaskRow | None:
@@ -53,181 +441,6 @@ async def _get(conn: AsyncConnection, task_id: str) -> TaskRow | None:
     return task_from_row(row) if row is not None else None
 
 
-# ---------------------------------------------------------------- upload
-
-
-async def create_uploading(db: Database, *, owner: str, max_attempts: int) -> TaskRow:
-    task = new_task(id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts)
-    async with db.transaction() as conn:
-        await conn.execute(insert(TASKS).values(**asdict(task)))
-    _log(task.id).info("task created for {} → UPLOADING", owner)
-    return task
-
-
-async def mark_queued(
-    db: Database,
-    *,
-    task_id: str,
-    filename: str,
-    options: dict[str, Any],
-    key: str,
-    size: int,
-    sha256: str,
-    meta: dict[str, Any],
-    message: str | None = None,
-) -> TaskRow:
-    now = utcnow()
-    stmt = (
-        update(TASKS)
-        .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
-        .values(
-            status=QUEUED,
-            input_filename=filename,
-            options=options,
-            input_path=key,
-            input_size=size,
-            input_sha256=sha256,
-            input_meta=meta,
-            message=message,
-            updated_at=now,
-        )
-    )
-    async with db.transaction() as conn:
-        task = await _returning_one(conn, stmt)
-    if task is None:
-        raise InvalidTransition("the upload was abandoned before it completed")
-    _log(task_id).info("UPLOADING → QUEUED ({} bytes, sha256 {})", size, sha256[:12])
-    return task
-
-
-async def discard_upload(db: Database, *, task_id: str) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            delete(TASKS).where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
-        )
-    _log(task_id).info("upload failed → task discarded")
-
-
-async def abandon_stale_uploads(db: Database, *, older_than: datetime) -> list[str]:
-    """Uploads cut off mid-stream (client gone, replica killed): remove the rows."""
-    stmt = (
-        delete(TASKS)
-        .where(TASKS.c.status == TaskStatus.UPLOADING.value, TASKS.c.updated_at < older_than)
-        .returning(TASKS.c.id)
-    )
-    async with db.transaction() as conn:
-        ids = list((await conn.execute(stmt)).scalars().all())
-    for task_id in ids:
-        _log(task_id).warning("upload never completed → task discarded")
-    return ids
-
-
-# ---------------------------------------------------------------- executor side
-
-
-async def claim_next(
-    db: Database,
-    *,
-    executor_id: str,
-    capabilities: dict[str, Any],
-    lease_s: float,
-    inpainters: list[str] | None = None,
-    now: datetime | None = None,
-) -> TaskRow | None:
-    """The oldest QUEUED task this executor can run becomes its own, with a fresh lease; None
-    when none. A task asking for an inpainter outside `inpainters` (default: the ones every
-    executor runs) waits for another executor, its attempts untouched."""
-    runs = list(BASE_INPAINTERS) if inpainters is None else inpainters
-    now = now or utcnow()
-    lease_token = secrets.token_urlsafe(24)
-    lease_expires_at = now + timedelta(seconds=lease_s)
-    if db.pool is not None:
-        task = await leases_pg.claim(
-            db.pool,
-            executor_id=executor_id,
-            lease_token=lease_token,
-            lease_expires_at=lease_expires_at,
-            now=now,
-            capabilities=capabilities,
-            inpainters=runs,
-        )
-        if task is not None:
-            _claimed(task, executor_id)
-        return task
-    wanted = TASKS.c.options["inpainter"].as_string()
-    oldest = (
-        select(TASKS.c.id)
-        .where(TASKS.c.status == QUEUED, or_(wanted.is_(None), wanted.in_(runs)))
-        .order_by(TASKS.c.created_at, TASKS.c.id)
-        .limit(1)
-    )
-    if db.is_postgres:
-        # several replicas and executors claim at once: skip rows another claim holds
-        oldest = oldest.with_for_update(skip_locked=True)
-    stmt = (
-        update(TASKS)
-        # the status guard is the compare-and-set on SQLite, where there is no row lock
-        .where(TASKS.c.id == oldest.scalar_subquery(), TASKS.c.status == QUEUED)
-        .values(
-            status=PROCESSING,
-            attempts=TASKS.c.attempts + 1,
-            lease_token=lease_token,
-            lease_expires_at=lease_expires_at,
-            executor_id=executor_id,
-            progress=0.0,
-            stage="claimed",
-            message=None,
-            started_at=now,
-            updated_at=now,
-        )
-    )
-    async with db.transaction() as conn:
-        task = await _returning_one(conn, stmt)
-        await _touch_executor(
-            conn,
-            executor_id,
-            now=now,
-            capabilities=capabilities,
-            current_task_id=task.id if task else None,
-        )
-    if task is not None:
-        _claimed(task, executor_id)
-    return task
-
-
-def _claimed(task: TaskRow, executor_id: str) -> None:
-    _log(task.id, executor_id).info(
-        "QUEUED → PROCESSING by {} (attempt {}/{})", executor_id, task.attempts, task.max_attempts
-    )
-
-
-async def seen_idle(db: Database, *, executor_id: str, capabilities: dict[str, Any]) -> None:
-    """An executor that polled and got nothing is still alive."""
-    if db.pool is not None:
-        await leases_pg.seen_idle(
-            db.pool, executor_id=executor_id, now=utcnow(), capabilities=capabilities
-        )
-        return
-    async with db.transaction() as conn:
-        await _touch_executor(
-            conn, executor_id, now=utcnow(), capabilities=capabilities, current_task_id=None
-        )
-
-
-async def leased_task(db: Database, *, task_id: str, lease_token: str | None) -> TaskRow:
-    """The task, if `lease_token` is its current lease; else LeaseLost (or TaskNotFound)."""
-    task = await queries.find_task(db, task_id)
-    if task is None:
-        raise TaskNotFound()
-    return ensure_leased(task, lease_token)
-
-
-def ensure_leased(task: TaskRow, lease_token: str | None) -> TaskRow:
-    if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
-        raise LeaseLost()
-    return task
-
-
 def _held(task_id: str, lease_token: str) -> tuple[Any, ...]:
     """The fencing condition of every executor write: this task, running, under this lease."""
     return (
@@ -235,307 +448,6 @@ def _held(task_id: str, lease_token: str) -> tuple[Any, ...]:
         TASKS.c.status == PROCESSING,
         TASKS.c.lease_token == lease_token,
     )
-
-
-async def _end_lease(
-    db: Database, stmt: Any, *, now: datetime, done: int = 0, failed: int = 0
-) -> TaskRow:
-    """Runs a fenced UPDATE that ends the lease; LeaseLost when the lease was not held."""
-    async with db.transaction() as conn:
-        task = await _returning_one(conn, stmt)
-        if task is None:
-            raise LeaseLost()
-        await _touch_executor(
-            conn, task.executor_id, now=now, current_task_id=None, done=done, failed=failed
-        )
-    return task
-
-
-@dataclass(frozen=True)
-class Renewal:
-    lease_expires_at: datetime
-    cancel: bool
-
-
-async def renew_lease(
-    db: Database,
-    *,
-    task_id: str,
-    lease_token: str,
-    lease_s: float,
-    progress: float | None,
-    stage: str | None,
-    message: str | None,
-    now: datetime | None = None,
-) -> Renewal:
-    now = now or utcnow()
-    lease_expires_at = now + timedelta(seconds=lease_s)
-    if db.pool is not None:
-        renewed = await leases_pg.renew(
-            db.pool,
-            task_id=task_id,
-            lease_token=lease_token,
-            lease_expires_at=lease_expires_at,
-            progress=progress,
-            stage=stage,
-            message=message,
-            now=now,
-        )
-        if renewed is None:
-            raise LeaseLost()
-        executor_id, cancelled = renewed
-        if not cancelled:
-            return Renewal(lease_expires_at=lease_expires_at, cancel=False)
-        _cancelled_on_beat(task_id, executor_id)
-        return Renewal(lease_expires_at=now, cancel=True)
-    owned = _held(task_id, lease_token)
-    values: dict[str, Any] = {"lease_expires_at": lease_expires_at, "updated_at": now}
-    if progress is not None:
-        values["progress"] = progress
-    if stage is not None:
-        values["stage"] = stage
-    if message is not None:
-        values["message"] = message
-    async with db.transaction() as conn:
-        task = await _returning_one(
-            conn,
-            update(TASKS).where(*owned, TASKS.c.cancel_requested.is_(False)).values(**values),
-        )
-        if task is not None:
-            await _touch_executor(conn, task.executor_id, now=now, current_task_id=task_id)
-            return Renewal(lease_expires_at=values["lease_expires_at"], cancel=False)
-        # a cancel was asked: this beat tells the executor, and the task ends here
-        task = await _returning_one(
-            conn,
-            update(TASKS)
-            .where(*owned, TASKS.c.cancel_requested.is_(True))
-            .values(
-                status=TaskStatus.CANCELLED.value,
-                lease_expires_at=None,
-                stage="cancelled",
-                finished_at=now,
-                updated_at=now,
-            ),
-        )
-        if task is None:
-            raise LeaseLost()
-        await _touch_executor(conn, task.executor_id, now=now, current_task_id=None)
-    _cancelled_on_beat(task_id, task.executor_id)
-    return Renewal(lease_expires_at=now, cancel=True)
-
-
-def _cancelled_on_beat(task_id: str, executor_id: str | None) -> None:
-    _log(task_id, executor_id).info("PROCESSING → CANCELLED (executor told on heartbeat)")
-
-
-async def mark_finished(
-    db: Database, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
-) -> TaskRow:
-    now = utcnow()
-    if db.pool is not None:
-        finished = await leases_pg.finish(
-            db.pool,
-            task_id=task_id,
-            lease_token=lease_token,
-            key=key,
-            size=size,
-            sha256=sha256,
-            now=now,
-        )
-        if finished is None:
-            raise LeaseLost()
-        task = finished
-    else:
-        task = await _end_lease(
-            db, _finish_statement(task_id, lease_token, key, size, sha256, now), now=now, done=1
-        )
-    _log(task_id, task.executor_id).info("PROCESSING → FINISHED ({} bytes)", size)
-    return task
-
-
-def _finish_statement(
-    task_id: str, lease_token: str, key: str, size: int, sha256: str, now: datetime
-) -> Any:
-    return (
-        update(TASKS)
-        .where(*_held(task_id, lease_token))
-        .values(
-            status=TaskStatus.FINISHED.value,
-            progress=100.0,
-            stage="finished",
-            result_path=key,
-            result_size=size,
-            result_sha256=sha256,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-    )
-
-
-async def mark_failed(
-    db: Database, *, task_id: str, lease_token: str, error: str, retryable: bool
-) -> TaskRow:
-    now = utcnow()
-    if retryable:
-        retry = TASKS.c.attempts < TASKS.c.max_attempts
-        status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
-        stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
-        finished_at: Any = case((retry, None), else_=now)
-    else:
-        status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
-    stmt = (
-        update(TASKS)
-        .where(*_held(task_id, lease_token))
-        .values(
-            status=status,
-            error=stored_error,
-            lease_token=None,
-            lease_expires_at=None,
-            finished_at=finished_at,
-            updated_at=now,
-        )
-    )
-    task = await _end_lease(db, stmt, now=now, failed=1)
-    _log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
-    return task
-
-
-async def requeue_expired(db: Database, *, now: datetime | None = None) -> list[TaskRow]:
-    """Leases past their expiry: back to QUEUED, or ERROR past max attempts, or CANCELLED.
-
-    One UPDATE, so several replicas may sweep at once without taking a task twice.
-    """
-    now = now or utcnow()
-    out_of_attempts = TASKS.c.attempts >= TASKS.c.max_attempts
-    stmt = (
-        update(TASKS)
-        .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < now)
-        .values(
-            status=case(
-                (TASKS.c.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
-                (out_of_attempts, TaskStatus.ERROR.value),
-                else_=QUEUED,
-            ),
-            error=case(
-                (
-                    TASKS.c.cancel_requested.is_(False) & out_of_attempts,
-                    "the executor stopped reporting (lease expired) on each of "
-                    + cast(TASKS.c.attempts, String)
-                    + " attempts",
-                ),
-                else_=TASKS.c.error,
-            ),
-            lease_token=None,
-            lease_expires_at=None,
-            finished_at=case(
-                (out_of_attempts | TASKS.c.cancel_requested.is_(True), now), else_=None
-            ),
-            updated_at=now,
-        )
-    )
-    async with db.transaction() as conn:
-        tasks = [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
-        for task in tasks:
-            # the executor that lost the lease is no longer working on it
-            await conn.execute(
-                update(EXECUTORS)
-                .where(EXECUTORS.c.id == task.executor_id, EXECUTORS.c.current_task_id == task.id)
-                .values(current_task_id=None)
-            )
-    for task in tasks:
-        _log(task.id, task.executor_id).warning(
-            "lease of {} expired → {} (attempt {}/{})",
-            task.executor_id,
-            task.status,
-            task.attempts,
-            task.max_attempts,
-        )
-    return tasks
-
-
-async def grant_restart_grace(db: Database, *, lease_s: float) -> int:
-    """At start-up: executors could not beat while the service was down, so every running
-    lease gets one full lease period from now before the reaper may take it back."""
-    now = utcnow()
-    until = now + timedelta(seconds=lease_s)
-    stmt = (
-        update(TASKS)
-        .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < until)
-        .values(lease_expires_at=until)
-    )
-    async with db.transaction() as conn:
-        result = await conn.execute(stmt)
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    if count:
-        logger.info("start-up: {} running lease(s) extended by {:.0f} s", count, lease_s)
-    return count
-
-
-# ---------------------------------------------------------------- client side
-
-
-async def request_cancel(db: Database, *, task_id: str) -> TaskRow:
-    now = utcnow()
-    async with db.transaction() as conn:
-        task = await _returning_one(
-            conn,
-            update(TASKS)
-            .where(TASKS.c.id == task_id, TASKS.c.status == QUEUED)
-            .values(status=TaskStatus.CANCELLED.value, finished_at=now, updated_at=now),
-        )
-        if task is not None:
-            _log(task_id).info("QUEUED → CANCELLED")
-            return task
-        task = await _returning_one(
-            conn,
-            update(TASKS)
-            .where(TASKS.c.id == task_id, TASKS.c.status == PROCESSING)
-            .values(cancel_requested=True, updated_at=now),
-        )
-        if task is not None:
-            _log(task_id, task.executor_id).info("cancel requested while PROCESSING")
-            return task
-        current = await _get(conn, task_id)
-    if current is None:
-        raise TaskNotFound()
-    raise InvalidTransition(f"task is {current.status}: it cannot be cancelled")
-
-
-async def delete_task(db: Database, *, task_id: str) -> None:
-    """Remove the row of a task that is not being worked on (QUEUED tasks count as idle)."""
-    idle = [QUEUED, *ENDED]
-    async with db.transaction() as conn:
-        result = await conn.execute(
-            delete(TASKS)
-            .where(TASKS.c.id == task_id, TASKS.c.status.in_(idle))
-            .returning(TASKS.c.id)
-        )
-        if result.first() is not None:
-            _log(task_id).info("task deleted")
-            return
-        current = await _get(conn, task_id)
-    if current is None:
-        raise TaskNotFound()
-    raise InvalidTransition(f"task is {current.status}: cancel it before deleting it")
-
-
-async def mark_files_purged(db: Database, *, ended_before: datetime) -> list[TaskRow]:
-    """Retention: ended tasks whose files are due for removal (the rows stay)."""
-    stmt = (
-        update(TASKS)
-        .where(
-            TASKS.c.status.in_(ENDED),
-            TASKS.c.files_purged.is_(False),
-            TASKS.c.updated_at < ended_before,
-        )
-        .values(files_purged=True)
-    )
-    async with db.transaction() as conn:
-        return [task_from_row(row) for row in await conn.execute(stmt.returning(*TASKS.c))]
-
-
-# ---------------------------------------------------------------- executors
 
 
 async def _touch_executor(
@@ -561,7 +473,7 @@ async def _touch_executor(
     )
     if result.rowcount:  # type: ignore[attr-defined]
         return
-    dialect_insert = _dialect_insert(conn)
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     await conn.execute(
         dialect_insert(EXECUTORS)
         .values(
@@ -574,10 +486,3 @@ async def _touch_executor(
         )
         .on_conflict_do_nothing(index_elements=["id"])
     )
-
-
-def _dialect_insert(conn: AsyncConnection) -> Any:
-    """`INSERT … ON CONFLICT` lives in each dialect's own `insert`."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert

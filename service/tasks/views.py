@@ -1,34 +1,17 @@
-"""Rows → the contract's public models (times get their UTC zone here)."""
+"""Task and executor rows → the contract's public models (times get their UTC zone here)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from service.models import Executor, LogRecord, TaskRow
+from service.clock import aware, maybe_aware
+from service.models import Executor, TaskRow
 from shared.contract import (
     ExecutorPublic,
     FileInfo,
     InputInfo,
-    LogLevel,
-    LogRecordPublic,
     TaskPublic,
-    TaskStatus,
 )
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands times back without a zone; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def maybe_aware(value: datetime | None) -> datetime | None:
-    return aware(value) if value is not None else None
-
-
-def as_utc(value: datetime) -> datetime:
-    """A caller's time in UTC; one given without a zone is taken as UTC."""
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def public_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +51,7 @@ def task_public(task: TaskRow) -> TaskPublic:
         result = FileInfo(size=task.result_size, sha256=task.result_sha256)
     return TaskPublic(
         id=task.id,
-        status=TaskStatus(task.status),
+        status=task.status,
         progress=task.progress,
         stage=task.stage,
         message=task.message,
@@ -84,20 +67,6 @@ def task_public(task: TaskRow) -> TaskPublic:
         updated_at=aware(task.updated_at),
         started_at=maybe_aware(task.started_at),
         finished_at=maybe_aware(task.finished_at),
-    )
-
-
-def log_public(record: LogRecord) -> LogRecordPublic:
-    assert record.id is not None
-    return LogRecordPublic(
-        id=record.id,
-        ts=aware(record.ts),
-        level=LogLevel(record.level),
-        executor_id=record.executor_id,
-        task_id=record.task_id,
-        client=record.client,
-        source=record.source,
-        message=record.message,
     )
 
 

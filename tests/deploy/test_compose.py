@@ -88,7 +88,11 @@ def test_example_env_placeholders_are_refused_by_the_service() -> None:
     )
     assert result.returncode == 0  # --help needs no settings
     result = subprocess.run(
-        [sys.executable, "-c", "from service.settings import ServiceSettings; ServiceSettings()"],
+        [
+            sys.executable,
+            "-c",
+            "from service.runtime.settings import ServiceSettings; ServiceSettings()",
+        ],
         capture_output=True,
         text=True,
         env=env,

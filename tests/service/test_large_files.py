@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.store import CHUNK
+from service.files.store import CHUNK
 from shared.contract import Headers, Routes
 from tests.fixtures.client import get_task, submit_ok
 from tests.fixtures.executor import ScriptedExecutor, sha256_of

@@ -8,20 +8,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlmodel import SQLModel
 
-from service import leases, queries
-from service.db import Database
-from service.models import TASK_ROW_FIELDS, TASKS, new_task
+from service.clock import utcnow
+from service.models import TASKS, TaskRow, new_task
+from service.runtime.db import Database
+from service.runtime.migrate import migrate
+from service.tasks.backends import open_machine
+from shared.contract import TaskStatus
 
 
 def test_task_row_has_exactly_the_columns_of_the_tasks_table_in_order() -> None:
-    # `task_from_row` reads columns by these names; a column added to one and not the other
-    # would be silently dropped or fail on every read
-    assert tuple(column.name for column in TASKS.columns) == TASK_ROW_FIELDS
+    # one declaration makes both; a column of one missing from the other would be silently
+    # dropped or fail on every read
+    assert tuple(column.name for column in TASKS.columns) == tuple(TaskRow.model_fields)
+
+
+def test_a_task_status_is_read_as_the_contract_enum() -> None:
+    task = new_task(id="a" * 32, owner="alice", max_attempts=4, now=utcnow())
+    row = task.model_dump() | {"status": "QUEUED"}
+    assert TaskRow.model_validate(row).status is TaskStatus.QUEUED
 
 
 def test_a_new_task_starts_uploading_with_the_table_defaults() -> None:
-    task = new_task(id="a" * 32, owner="alice", max_attempts=4)
+    task = new_task(id="a" * 32, owner="alice", max_attempts=4, now=utcnow())
     assert (task.status, task.attempts, task.max_attempts, task.progress) == (
         "UPLOADING",
         0,
@@ -42,16 +52,17 @@ def test_file_sizes_beyond_32_bits_are_kept(
     async def scenario() -> int | None:
         db = Database(url)
         try:
-            if db.is_postgres:  # as an earlier version made it
-                await db.create_tables()
+            if db.is_postgres:  # as a release before migrations made it
                 async with db.transaction() as conn:
+                    await conn.run_sync(SQLModel.metadata.create_all)
                     await conn.execute(
                         text("ALTER TABLE tasks ALTER COLUMN input_size TYPE INTEGER")
                     )
-            await db.create_tables()
-            task = await leases.create_uploading(db, owner="alice", max_attempts=3)
-            await leases.mark_queued(
-                db,
+            await migrate(db)
+            await db.open_pool()
+            tasks = open_machine(db)
+            task = await tasks.create_uploading(owner="alice", max_attempts=3)
+            await tasks.mark_queued(
                 task_id=task.id,
                 filename="big.mp4",
                 options={},
@@ -60,7 +71,7 @@ def test_file_sizes_beyond_32_bits_are_kept(
                 sha256="0" * 64,
                 meta={},
             )
-            return (await queries.get_task(db, task.id)).input_size
+            return (await tasks.get_task(task.id)).input_size
         finally:
             await db.close()
 

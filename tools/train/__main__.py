@@ -319,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.remove()
     logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} {message}")
     started = time.perf_counter()
+    # absolute: ultralytics puts a relative `project` under its own runs/detect/, where the
+    # resume and the final copy would not find the checkpoints
+    args.work_dir = args.work_dir.resolve()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     import cv2
     import torch

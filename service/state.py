@@ -7,17 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.db import Database
-from service.metrics import Metrics
-from service.settings import ServiceSettings
-from service.store import FileStore
-from service.wakeup import QueueSignal
+from service.files.store import FileStore
+from service.runtime.db import Database
+from service.runtime.metrics import Metrics
+from service.runtime.settings import ServiceSettings
+from service.runtime.wakeup import QueueSignal
+from service.tasks.machine import TaskMachine
 
 
 @dataclass
 class AppState:
     settings: ServiceSettings
     db: Database
+    tasks: TaskMachine
     store: FileStore
     signal: QueueSignal
     metrics: Metrics

@@ -10,13 +10,13 @@ from datetime import timedelta
 
 from loguru import logger
 
-from service import leases, logstore, queries
-from service.models import utcnow
+from service.logs import store as log_store
 from service.state import AppState
+from service.tasks import queries
 
 
 async def sweep_once(state: AppState) -> None:
-    expired = await leases.requeue_expired(state.db)
+    expired = await state.tasks.requeue_expired()
     for task in expired:
         state.metrics.lease_expiries.inc()
         if task.finished_at is not None:
@@ -34,18 +34,19 @@ async def sweep_once(state: AppState) -> None:
 
 async def retention_once(state: AppState) -> None:
     settings = state.settings
-    stale = utcnow() - timedelta(seconds=settings.upload_timeout_s)
-    for task_id in await leases.abandon_stale_uploads(state.db, older_than=stale):
+    now = state.tasks.clock()
+    stale = now - timedelta(seconds=settings.upload_timeout_s)
+    for task_id in await state.tasks.abandon_stale_uploads(older_than=stale):
         await state.store.remove_task(task_id)
     if settings.log_retention_days > 0:
-        removed = await logstore.delete_before(
-            state.db, utcnow() - timedelta(days=settings.log_retention_days)
+        removed = await log_store.delete_before(
+            state.db, now - timedelta(days=settings.log_retention_days)
         )
         if removed:
             logger.info("retention: {} log records removed", removed)
     if settings.retention_days > 0:
-        cutoff = utcnow() - timedelta(days=settings.retention_days)
-        for task in await leases.mark_files_purged(state.db, ended_before=cutoff):
+        cutoff = now - timedelta(days=settings.retention_days)
+        for task in await state.tasks.mark_files_purged(ended_before=cutoff):
             await state.store.remove_task(task.id)
             logger.bind(task_id=task.id).info("retention: files removed")
 

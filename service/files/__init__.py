@@ -1,0 +1,1 @@
+"""Files: the store, the streamed intake of uploads, ranged downloads, probing a video."""

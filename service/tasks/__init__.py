@@ -1,0 +1,1 @@
+"""The task table's state machine (one interface, a backend per database), its reads and views."""
