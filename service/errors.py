@@ -46,6 +46,12 @@ class FilesGone(ServiceError):
     status_code = 410
 
 
+class UploadStalled(ServiceError):
+    """The upload stopped sending: it was cut off and nothing of it was kept."""
+
+    status_code = 408
+
+
 class UploadTooLarge(ServiceError):
     """The upload is larger than the service accepts."""
 

@@ -10,13 +10,18 @@ import base64
 import binascii
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from shared.png import png_size
 
 API_VERSION = "v1"
+
+TASK_ID_PATTERN = r"^[0-9a-f]{32}$"
+# what the service hands out; an executor never uses anything else as a folder name
+TaskId = Annotated[str, Field(pattern=TASK_ID_PATTERN)]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class TaskStatus(StrEnum):
@@ -347,14 +352,14 @@ class ClaimRequest(BaseModel):
 
 
 class ClaimedInput(BaseModel):
-    url: str
-    size: int
-    sha256: str
+    url: str  # a path on the service (an executor follows no other origin)
+    size: int = Field(ge=0)
+    sha256: Sha256Hex
     filename: str
 
 
 class ClaimResponse(BaseModel):
-    task_id: str
+    task_id: TaskId
     lease_token: str
     lease_expires_at: datetime
     heartbeat_s: float

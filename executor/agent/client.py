@@ -61,6 +61,10 @@ class Rejected(AgentError):
         )
 
 
+class Malformed(AgentError):
+    """The service's answer does not follow the contract."""
+
+
 class GaveUp(AgentError):
     """Retried for as long as allowed; the service did not answer."""
 
@@ -144,7 +148,10 @@ class ServiceClient:
         )
         if response.status_code == 204:
             return None
-        return ClaimResponse.model_validate(response.json())
+        try:
+            return ClaimResponse.model_validate(response.json())
+        except ValueError as exc:  # not JSON, or not a claim (pydantic's ValidationError)
+            raise Malformed(f"the service's claim answer is malformed: {exc}") from exc
 
     def heartbeat(
         self, task_id: str, lease_token: str, *, progress: float, stage: str, message: str | None
@@ -175,8 +182,23 @@ class ServiceClient:
             part.unlink()
         raise AgentError(f"the input failed its sha256 check {DOWNLOAD_TRIES} times")
 
+    def _on_service(self, url: str) -> str:
+        """`url` on the service (a path is taken under `--service-host`, as every call is);
+        AgentError when it leads anywhere else: the lease and bearer tokens go only there."""
+        base = self.http.base_url
+        target = httpx.URL(url)
+        if target.is_relative_url:
+            return url  # merged with `--service-host` by the client, as every call is
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise AgentError(
+                f"the claim's input URL {url} is not on the service's origin "
+                f"{base.scheme}://{base.netloc.decode()}: not followed"
+            )
+        return url
+
     def _fetch(self, claim: ClaimResponse, part: Path) -> None:
         backoff = Backoff(cap=self.settings.retry_cap)
+        url = claim.input.url
         while True:
             offset = part.stat().st_size if part.exists() else 0
             if offset >= claim.input.size:
@@ -185,7 +207,7 @@ class ServiceClient:
             if offset:
                 headers["Range"] = f"bytes={offset}-"
             try:
-                with self.http.stream("GET", claim.input.url, headers=headers) as response:
+                with self.http.stream("GET", self._on_service(url), headers=headers) as response:
                     if _transient(response):
                         self._sleep(backoff, "input download", f"HTTP {response.status_code}")
                         continue

@@ -27,6 +27,7 @@ from executor.agent.client import (
     AgentError,
     GaveUp,
     LeaseLost,
+    Malformed,
     Rejected,
     ServiceClient,
     sha256_file,
@@ -98,9 +99,9 @@ class Agent:
                 claim = self.claim_next(capabilities)
             except StopClaiming:
                 break
-            except (Rejected, GaveUp) as exc:
+            except (Rejected, GaveUp, Malformed) as exc:
                 delay = backoff.next_delay()
-                logger.error("claim refused: {}; trying again in {:.0f} s", exc, delay)
+                logger.error("claim failed: {}; trying again in {:.0f} s", exc, delay)
                 self.draining.wait(delay)
                 continue
             backoff.reset()

@@ -4,6 +4,7 @@ by the lease token: a stale one gets 409 and changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from service.api.auth import ExecutorDep
 from service.clock import aware
 from service.errors import HashMismatch, LeaseLost
+from service.files.inflow import received
 from service.files.ranges import file_response
 from service.models import TaskRow
 from service.state import AppState, StateDep
@@ -45,12 +47,19 @@ LeaseHeader = Annotated[str | None, Header(alias=Headers.LEASE_TOKEN)]
 @router.post(
     Routes.CLAIM, response_model=ClaimResponse, responses={204: {"description": "no work"}}
 )
-async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimResponse | Response:
+async def claim(
+    body: ClaimRequest, request: Request, state: StateDep, _: ExecutorDep
+) -> ClaimResponse | Response:
     """Long poll up to `wait_s` for the oldest queued task; 204 when none came."""
     capabilities = body.capabilities.model_dump(exclude_none=True)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.wait_s
+    woken = False
     while True:
+        if woken and await request.is_disconnected():
+            # nobody would read a task: pass the wake-up on to a poller still listening
+            await state.signal.notify(1)
+            return Response(status_code=204)
         task = await state.tasks.claim_next(
             executor_id=body.executor_id,
             capabilities=capabilities,
@@ -58,12 +67,17 @@ async def claim(body: ClaimRequest, state: StateDep, _: ExecutorDep) -> ClaimRes
             inpainters=body.capabilities.runs(),
         )
         if task is not None:
+            if body.wait_s > 0 and await request.is_disconnected():
+                assert task.lease_token is not None
+                await state.tasks.hand_back(task_id=task.id, lease_token=task.lease_token)
+                await state.signal.queued(1)
+                return Response(status_code=204)
             state.metrics.claims.inc()
             return _claim_response(task, state)
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
-        await state.signal.wait(remaining)
+        woken = await state.signal.wait(remaining)
     if body.wait_s > 0:
         await state.tasks.seen_idle(executor_id=body.executor_id, capabilities=capabilities)
     return Response(status_code=204)
@@ -128,7 +142,7 @@ async def heartbeat(
 @router.put(
     Routes.TASK_RESULT,
     response_model=ResultAck,
-    responses={**_LEASE_ERRORS, 422: {"model": ErrorBody}},
+    responses={**_LEASE_ERRORS, 408: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     openapi_extra={
         "requestBody": {
             "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
@@ -153,10 +167,12 @@ async def upload_result(
         return _ack(task)
     ensure_leased(task, lease_token)
     assert lease_token is not None
-    # each lease writes its own file, so a zombie's late upload can never replace the result
-    writer = state.store.writer(task_id, f"result-{lease_token[:12].replace('_', '-')}.mp4")
+    # every upload writes a file of its own: neither a zombie's late upload nor this
+    # executor's own overlapping retry can replace or remove the result that finished the task
+    name = f"result-{lease_token[:12].replace('_', '-')}-{secrets.token_hex(4)}.mp4"
+    writer = state.store.writer(task_id, name)
     try:
-        async for chunk in request.stream():
+        async for chunk in received(request, idle_s=state.settings.upload_timeout_s):
             writer.write(chunk)
     except BaseException:
         writer.discard()
@@ -177,6 +193,9 @@ async def upload_result(
         )
     except LeaseLost:
         await state.store.remove(stored.key)
+        current = await state.tasks.find_task(task_id)
+        if current is not None and _already_finished_by(current, lease_token, expected):
+            return _ack(current)  # an overlapping send of the same result finished it first
         raise
     state.metrics.task_ended(task)
     return _ack(task)

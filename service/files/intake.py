@@ -18,7 +18,8 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from service.errors import BadUpload, UploadTooLarge
+from service.errors import BadUpload, UploadStalled, UploadTooLarge
+from service.files.inflow import received
 from service.files.probe import probe_video_async
 from service.files.store import FileStore, FileWriter
 from service.models import TaskRow
@@ -164,9 +165,15 @@ async def receive_video(
         ),
     )
     queued = False
+
+    async def still_uploading() -> None:
+        if not await tasks.touch_upload(task_id=task.id):
+            raise UploadStalled("the upload was taken for abandoned: nothing of it was kept")
+
     try:
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
-        async for chunk in request.stream():
+        idle_s = settings.upload_timeout_s
+        async for chunk in received(request, idle_s=idle_s, keep_alive=still_uploading):
             parser.write(chunk)
         parser.finalize()
         if form.writer is None:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Protocol
 
 from service.errors import UploadTooLarge
+from shared.contract import TASK_ID_PATTERN
 
 CHUNK = 1024 * 1024
-_TASK_ID = re.compile(r"^[0-9a-f]{32}$")
+_TASK_ID = re.compile(TASK_ID_PATTERN)
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

@@ -11,7 +11,10 @@ exactly once, on PostgreSQL and on SQLite alike.
     PROCESSING → PROCESSING   renew_lease          (heartbeat)
     PROCESSING → CANCELLED    renew_lease          (heartbeat after a cancel request)
     PROCESSING → FINISHED     mark_finished
-    PROCESSING → QUEUED|ERROR mark_failed          (retryable while attempts remain)
+    UPLOADING  → UPLOADING    touch_upload         (bytes still arriving)
+    PROCESSING → QUEUED       hand_back            (the executor never got it: no attempt used)
+    PROCESSING → QUEUED|ERROR mark_failed          (retryable while attempts remain;
+                 |CANCELLED                         a cancel asked before wins)
     PROCESSING → QUEUED|ERROR|CANCELLED requeue_expired (lease ran out)
     QUEUED     → CANCELLED    request_cancel       (PROCESSING: flag only)
     QUEUED|ended → (deleted)  delete_task
@@ -70,6 +73,10 @@ class TaskMachine(Protocol):
 
     async def discard_upload(self, *, task_id: str) -> None: ...
 
+    async def touch_upload(self, *, task_id: str) -> bool:
+        """An upload still receiving bytes is not stale; False when it is gone (reaped)."""
+        ...
+
     async def abandon_stale_uploads(self, *, older_than: datetime) -> list[str]: ...
 
     async def claim_next(
@@ -99,6 +106,11 @@ class TaskMachine(Protocol):
         stage: str | None,
         message: str | None,
     ) -> Renewal: ...
+
+    async def hand_back(self, *, task_id: str, lease_token: str) -> TaskRow:
+        """The claim never reached its executor (it hung up): the task goes back to the
+        queue as if never claimed, its attempt not counted."""
+        ...
 
     async def mark_finished(
         self, *, task_id: str, lease_token: str, key: str, size: int, sha256: str

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import String, case, cast, delete, insert, or_, select, update
+from sqlalchemy import String, case, cast, delete, false, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -128,6 +128,16 @@ class SqlTaskMachine:
             )
         task_log(task_id).info("upload failed → task discarded")
 
+    async def touch_upload(self, *, task_id: str) -> bool:
+        stmt = (
+            update(TASKS)
+            .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.UPLOADING.value)
+            .values(updated_at=self.clock())
+        )
+        async with self.db.transaction() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def abandon_stale_uploads(self, *, older_than: datetime) -> list[str]:
         stmt = (
             delete(TASKS)
@@ -244,6 +254,34 @@ class SqlTaskMachine:
         log_cancelled_on_beat(task_id, task.executor_id)
         return Renewal(lease_expires_at=now, cancel=True)
 
+    async def hand_back(self, *, task_id: str, lease_token: str) -> TaskRow:
+        now = self.clock()
+        stmt = (
+            update(TASKS)
+            .where(*_held(task_id, lease_token))
+            .values(
+                status=QUEUED,
+                attempts=TASKS.c.attempts - 1,
+                lease_token=None,
+                lease_expires_at=None,
+                executor_id=None,
+                stage=None,
+                started_at=None,
+                updated_at=now,
+            )
+        )
+        async with self.db.transaction() as conn:
+            task = await _returning_one(conn, stmt)
+            if task is None:
+                raise LeaseLost()
+            await conn.execute(
+                update(EXECUTORS)
+                .where(EXECUTORS.c.current_task_id == task_id)
+                .values(current_task_id=None)
+            )
+        task_log(task_id).info("PROCESSING → QUEUED: handed back unseen (the executor hung up)")
+        return task
+
     async def mark_finished(
         self, *, task_id: str, lease_token: str, key: str, size: int, sha256: str
     ) -> TaskRow:
@@ -271,13 +309,14 @@ class SqlTaskMachine:
         self, *, task_id: str, lease_token: str, error: str, retryable: bool
     ) -> TaskRow:
         now = self.clock()
-        if retryable:
-            retry = TASKS.c.attempts < TASKS.c.max_attempts
-            status: Any = case((retry, QUEUED), else_=TaskStatus.ERROR.value)
-            stored_error: Any = case((retry, error), else_=f"{error} (no attempts left)")
-            finished_at: Any = case((retry, None), else_=now)
-        else:
-            status, stored_error, finished_at = TaskStatus.ERROR.value, error, now
+        cancelled = TASKS.c.cancel_requested.is_(True)  # a cancel asked before wins
+        retry = (TASKS.c.attempts < TASKS.c.max_attempts) if retryable else false()
+        status = case(
+            (cancelled, TaskStatus.CANCELLED.value), (retry, QUEUED), else_=TaskStatus.ERROR.value
+        )
+        spent = f"{error} (no attempts left)" if retryable else error
+        stored_error = case((cancelled | retry, error), else_=spent)
+        finished_at = case((retry & ~cancelled, None), else_=now)
         stmt = (
             update(TASKS)
             .where(*_held(task_id, lease_token))

@@ -482,3 +482,52 @@ def test_the_postgres_statements_return_exactly_a_task_rows_columns(
     with ThreadPoolExecutor(1) as pool:
         found = pool.submit(lambda: asyncio.run(columns())).result()
     assert found == {name: list(TaskRow.model_fields) for name in ("CLAIM", "FINISH", "GET")}
+
+
+def test_a_cancel_wins_over_a_retryable_failure_reported_before_the_next_heartbeat(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[str, TaskRow | None]:
+        await queued(tasks)
+        task = await claimed(tasks)
+        await tasks.request_cancel(task_id=task.id)
+        failed = await fail(tasks, task, retryable=True)
+        return failed.status, await claim(tasks, "ex-2")
+
+    assert run(scenario) == ("CANCELLED", None)
+
+
+def test_a_task_handed_back_is_queued_again_with_its_attempt_not_counted(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[Any, ...]:
+        await queued(tasks)
+        task = await claimed(tasks)
+        assert task.lease_token is not None
+        back = await tasks.hand_back(task_id=task.id, lease_token=task.lease_token)
+        try:
+            await finish(tasks, task)
+        except LeaseLost:
+            refused = True
+        else:
+            refused = False
+        again = await claimed(tasks, "ex-2")
+        return back.status, back.attempts, back.executor_id, refused, again.attempts
+
+    assert run(scenario) == ("QUEUED", 0, None, True, 1)
+
+
+def test_an_upload_still_receiving_bytes_is_not_taken_for_stale(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[list[str], bool, bool]:
+        upload = await tasks.create_uploading(owner="alice", max_attempts=3)
+        clock_of(tasks).advance(600)
+        touched = await tasks.touch_upload(task_id=upload.id)
+        cutoff = clock_of(tasks)() - timedelta(seconds=300)
+        removed = await tasks.abandon_stale_uploads(older_than=cutoff)
+        clock_of(tasks).advance(600)
+        reaped = await tasks.abandon_stale_uploads(older_than=clock_of(tasks)())
+        return removed, touched, await tasks.touch_upload(task_id=upload.id) or bool(not reaped)
+
+    assert run(scenario) == ([], True, False)

@@ -1,0 +1,166 @@
+"""The executor does not trust what a claim says: a task id is never a path, and the input is
+fetched only from the service's own origin, so its token never goes anywhere else. A claim it
+cannot use is reported, and the agent lives on."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.executor_process import ExecutorProcess
+
+TOKEN = "executor-secret"
+TASK_ID = "0123456789abcdef0123456789abcdef"
+
+
+# what a service says to the rest of the protocol
+ANSWERS: dict[str, tuple[int, Any]] = {
+    "heartbeat": (200, {"lease_expires_at": "2030-01-01T00:00:00Z", "cancel": False}),
+    "fail": (200, {"status": "QUEUED", "attempts": 1}),
+}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        time.sleep(0.1)
+    return condition()
+
+
+class Recorder(ThreadingHTTPServer):
+    """An HTTP server on loopback that answers from a script and notes every request."""
+
+    def __init__(self, answers: list[tuple[int, Any]]) -> None:
+        self.answers = answers  # (status, JSON body) for successive claims; then 204
+        self.seen: list[dict[str, str]] = []
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        self.server.seen.append({"method": self.command, "path": self.path, **headers})
+        status, body = ANSWERS.get(self.path.rsplit("/", 1)[-1], (204, None))
+        if self.path.endswith("/claim") and self.server.answers:
+            status, body = self.server.answers.pop(0)
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, *args: object) -> None:  # quiet
+        pass
+
+
+def claims(server: Recorder) -> list[dict[str, str]]:
+    return [seen for seen in server.seen if seen["path"].endswith("/claim")]
+
+
+def claim_answer(task_id: str, url: str) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "lease_token": "lease",
+        "lease_expires_at": "2030-01-01T00:00:00Z",
+        "heartbeat_s": 5,
+        "attempt": 1,
+        "input": {"url": url, "size": 10, "sha256": "0" * 64, "filename": "in.mp4"},
+        "options": {},
+    }
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Recorder]:
+    server = Recorder([])
+    yield server
+    server.close()
+
+
+def run_executor(service: Recorder, tmp_path: Path) -> tuple[int, str]:
+    executor = ExecutorProcess(
+        service_url=service.url,
+        number=7,
+        workdir=tmp_path,
+        args=["--token", TOKEN, "--max-tasks", "1", "--poll-wait", "0.2"],
+    )
+    executor.start()
+    try:
+        code = executor.wait(timeout=60)
+    finally:
+        executor.kill()
+    return code, executor.log_path.read_text()
+
+
+def test_an_input_url_on_another_origin_is_not_followed(
+    tmp_path: Path, elsewhere: Recorder
+) -> None:
+    service = Recorder([(200, claim_answer(TASK_ID, f"{elsewhere.url}/steal"))])
+    try:
+        code, log = run_executor(service, tmp_path)
+    finally:
+        service.close()
+
+    assert elsewhere.seen == [], "the executor sent a request (and its token) to another host"
+    assert code == 0, log
+    assert "not on the service's origin" in log
+    failures = [seen for seen in service.seen if seen["path"].endswith("/fail")]
+    assert len(failures) == 1, service.seen  # the task is handed back, with the reason
+
+
+# every path here points into the test's own folder: a failing agent must not harm the machine
+@pytest.mark.parametrize("task_id", ["../victim", "{victim}", "..", "ABC"])
+def test_a_task_id_that_is_not_one_is_never_used_as_a_path(tmp_path: Path, task_id: str) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    task_id = task_id.format(victim=victim)
+    (victim / "keep.txt").write_text("precious")
+    service = Recorder(
+        [(200, claim_answer(task_id, f"/api/tasks/{task_id}/input")), (204, None), (204, None)]
+    )
+    try:
+        executor = ExecutorProcess(
+            service_url=service.url,
+            number=8,
+            workdir=tmp_path,
+            args=["--token", TOKEN, "--poll-wait", "0.2"],
+        )
+        executor.start()
+        try:
+            # the bad claim, then two more: the agent carried on
+            carried_on = wait_until(lambda: len(claims(service)) >= 3, timeout=30)
+            alive = executor.running()
+        finally:
+            executor.kill()
+    finally:
+        service.close()
+
+    log = executor.log_path.read_text()
+    assert (victim / "keep.txt").read_text() == "precious"
+    assert alive, f"the agent died on a malformed claim:\n{log}"
+    assert carried_on, log
+    assert "malformed" in log
