@@ -397,10 +397,13 @@ class ResultAck(BaseModel):
     result: FileInfo
 
 
+MAX_LOG_MESSAGE = 20_000  # characters of one log line
+
+
 class LogRecordIn(BaseModel):
     ts: datetime | None = None
     level: str = "INFO"
-    message: str = Field(max_length=20000)
+    message: str = Field(max_length=MAX_LOG_MESSAGE)
     task_id: str | None = Field(default=None, max_length=64)
 
 
@@ -413,7 +416,7 @@ class WeFastApiLog(BaseModel):
     """WeFastAPI executors post one line at a time: `{level, message}`."""
 
     level: str = "info"
-    message: str = Field(max_length=20000)
+    message: str = Field(max_length=MAX_LOG_MESSAGE)
 
 
 class LogAccepted(BaseModel):

@@ -65,6 +65,10 @@ class Malformed(AgentError):
     """The service's answer does not follow the contract."""
 
 
+class ExecutorFault(AgentError):
+    """This executor cannot work right now (its disk, its memory): not the task's fault."""
+
+
 class GaveUp(AgentError):
     """Retried for as long as allowed; the service did not answer."""
 
@@ -168,7 +172,10 @@ class ServiceClient:
             raise Unreachable(f"heartbeat: {exc.__class__.__name__}") from exc
         if _transient(response):
             raise Unreachable(f"heartbeat: HTTP {response.status_code}")
-        return HeartbeatResponse.model_validate(self._check(response).json())
+        try:
+            return HeartbeatResponse.model_validate(self._check(response).json())
+        except ValueError as exc:
+            raise Malformed(f"the service's heartbeat answer is malformed: {exc}") from exc
 
     def download_input(self, claim: ClaimResponse, dest: Path) -> Path:
         """Streams the input to `dest`, resuming by `Range` after a cut; sha256 checked."""
@@ -213,9 +220,14 @@ class ServiceClient:
                         continue
                     self._check(response)
                     mode = "ab" if response.status_code == 206 else "wb"
-                    with part.open(mode) as file:
-                        for chunk in response.iter_bytes(CHUNK):
-                            file.write(chunk)
+                    try:
+                        with part.open(mode) as file:
+                            for chunk in response.iter_bytes(CHUNK):
+                                file.write(chunk)
+                    except OSError as exc:  # disk full, a broken work dir
+                        raise ExecutorFault(
+                            f"cannot store the input in {part.parent}: {exc}"
+                        ) from exc
                 return
             except httpx.TransportError as exc:
                 # what arrived stays in the .part file: the next try asks for the rest

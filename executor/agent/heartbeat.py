@@ -78,6 +78,10 @@ class Heartbeat:
                 log.error("heartbeat refused: {}", exc)
                 wait = self._interval
                 continue
+            except Exception as exc:  # a beat must never end the beating
+                log.error("heartbeat failed: {!r}; beating on", exc)
+                wait = self._interval
+                continue
             wait = self._interval
             if answer:
                 self._halt("the task was cancelled")

@@ -15,8 +15,9 @@ from typing import Any
 
 from loguru import logger
 
-from executor.agent.client import AgentError, ServiceClient
+from executor.agent.client import AgentError, Rejected, ServiceClient
 from executor.agent.retry import Backoff
+from shared.contract import MAX_LOG_MESSAGE
 
 BATCH = 500
 BUFFER = 20_000
@@ -73,7 +74,7 @@ class LogShipper:
             {
                 "ts": record["time"].isoformat(),
                 "level": record["level"].name,
-                "message": record["message"],
+                "message": clip(record["message"]),
                 "task_id": record["extra"].get("task_id"),
             }
         )
@@ -83,10 +84,18 @@ class LogShipper:
         backoff = Backoff(cap=5.0)
         wait = FLUSH_EVERY_S
         while not self._stop.wait(wait):
-            wait = FLUSH_EVERY_S if self.flush() else backoff.next_delay()
+            wait = FLUSH_EVERY_S if self._flush_safely() else backoff.next_delay()
             if wait == FLUSH_EVERY_S:
                 backoff.reset()
-        self.flush()
+        self._flush_safely()
+
+    def _flush_safely(self) -> bool:
+        # the shipper must outlive anything one batch can do to it
+        try:
+            return self.flush()
+        except Exception as exc:
+            print(f"et_sorawm: log shipping failed, will retry: {exc!r}", file=sys.stderr)
+            return False
 
     def flush(self) -> bool:
         """Send everything buffered; False when the service could not take it (kept)."""
@@ -94,7 +103,19 @@ class LogShipper:
             batch = [self._buffer.popleft() for _ in range(min(BATCH, len(self._buffer)))]
             try:
                 self._client.post_logs(batch)
+            except Rejected as exc:
+                # the service will never take this batch: sending it again would stop every
+                # line after it; the local log file keeps a copy
+                print(f"et_sorawm: {len(batch)} log lines refused, dropped: {exc}", file=sys.stderr)
             except AgentError:
                 self._buffer.extendleft(reversed(batch))
                 return False
         return True
+
+
+def clip(message: str) -> str:
+    """A line the service accepts: the head of one longer than it takes, and how much was cut."""
+    if len(message) <= MAX_LOG_MESSAGE:
+        return message
+    note = f" … ({len(message) - MAX_LOG_MESSAGE + 100:,} characters cut)"
+    return message[: MAX_LOG_MESSAGE - 100] + note

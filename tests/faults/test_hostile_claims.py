@@ -4,78 +4,17 @@ cannot use is reported, and the agent lives on."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures.executor_process import ExecutorProcess
+from tests.fixtures.standin import Recorder, wait_until
 
 TOKEN = "executor-secret"
 TASK_ID = "0123456789abcdef0123456789abcdef"
-
-
-# what a service says to the rest of the protocol
-ANSWERS: dict[str, tuple[int, Any]] = {
-    "heartbeat": (200, {"lease_expires_at": "2030-01-01T00:00:00Z", "cancel": False}),
-    "fail": (200, {"status": "QUEUED", "attempts": 1}),
-}
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not condition() and time.monotonic() < end:
-        time.sleep(0.1)
-    return condition()
-
-
-class Recorder(ThreadingHTTPServer):
-    """An HTTP server on loopback that answers from a script and notes every request."""
-
-    def __init__(self, answers: list[tuple[int, Any]]) -> None:
-        self.answers = answers  # (status, JSON body) for successive claims; then 204
-        self.seen: list[dict[str, str]] = []
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Recorder
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        self.server.seen.append({"method": self.command, "path": self.path, **headers})
-        status, body = ANSWERS.get(self.path.rsplit("/", 1)[-1], (204, None))
-        if self.path.endswith("/claim") and self.server.answers:
-            status, body = self.server.answers.pop(0)
-        payload = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = _answer
-
-    def log_message(self, *args: object) -> None:  # quiet
-        pass
 
 
 def claims(server: Recorder) -> list[dict[str, str]]:
@@ -96,7 +35,7 @@ def claim_answer(task_id: str, url: str) -> dict[str, Any]:
 
 @pytest.fixture
 def elsewhere() -> Iterator[Recorder]:
-    server = Recorder([])
+    server = Recorder({})
     yield server
     server.close()
 
@@ -119,7 +58,7 @@ def run_executor(service: Recorder, tmp_path: Path) -> tuple[int, str]:
 def test_an_input_url_on_another_origin_is_not_followed(
     tmp_path: Path, elsewhere: Recorder
 ) -> None:
-    service = Recorder([(200, claim_answer(TASK_ID, f"{elsewhere.url}/steal"))])
+    service = Recorder({"claim": [(200, claim_answer(TASK_ID, f"{elsewhere.url}/steal"))]})
     try:
         code, log = run_executor(service, tmp_path)
     finally:
@@ -139,9 +78,7 @@ def test_a_task_id_that_is_not_one_is_never_used_as_a_path(tmp_path: Path, task_
     victim.mkdir()
     task_id = task_id.format(victim=victim)
     (victim / "keep.txt").write_text("precious")
-    service = Recorder(
-        [(200, claim_answer(task_id, f"/api/tasks/{task_id}/input")), (204, None), (204, None)]
-    )
+    service = Recorder({"claim": [(200, claim_answer(task_id, f"/api/tasks/{task_id}/input"))]})
     try:
         executor = ExecutorProcess(
             service_url=service.url,
