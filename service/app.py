@@ -22,6 +22,7 @@ from service.runtime.settings import ServiceSettings
 from service.runtime.wakeup import PgQueueChannel, QueueSignal
 from service.state import AppState
 from service.tasks.backends import open_machine
+from service.tasks.machine import FaultPolicy
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -33,7 +34,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         await migrate(db)
         await db.open_pool()
-        machine = open_machine(db)
+        machine = open_machine(
+            db,
+            faults=FaultPolicy(
+                cooldown_s=settings.executor_cooldown_s,
+                max_cooldown_s=settings.executor_cooldown_max_s,
+                task_limit=settings.executor_fault_limit,
+            ),
+        )
         await machine.grant_restart_grace(lease_s=settings.lease_seconds)
         # replicas on one PostgreSQL wake each other's waiting claims
         channel = PgQueueChannel(db) if db.is_postgres else None

@@ -44,6 +44,8 @@ class TaskFields(SQLModel):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # handed back by executors that could not work (not counted in `attempts`)
+    executor_faults: int = 0
 
 
 class Task(TaskFields, table=True):
@@ -80,6 +82,9 @@ class Executor(SQLModel, table=True):
     current_task_id: str | None = Field(default=None, max_length=32)
     done: int = 0
     failed: int = 0
+    faults: int = 0  # executor faults in a row
+    cooldown_until: datetime | None = None
+    last_fault: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class LogRecord(SQLModel, table=True):

@@ -384,11 +384,16 @@ class FailRequest(BaseModel):
     lease_token: str = Field(min_length=1)
     error: str = Field(min_length=1, max_length=4000)
     retryable: bool = False
+    # "this executor cannot" (its disk, memory or device), not "this task is bad": the task
+    # goes back without using an attempt, and this executor cools down before its next claim
+    executor_fault: bool = False
 
 
 class FailResponse(BaseModel):
     status: TaskStatus
     attempts: int
+    # after an executor fault: how long this executor gets no task (it need not ask)
+    cooldown_s: float = 0.0
 
 
 class ResultAck(BaseModel):
@@ -452,6 +457,9 @@ class ExecutorPublic(BaseModel):
     capabilities: dict[str, Any] = Field(default_factory=dict)
     done: int = 0
     failed: int = 0
+    faults: int = 0  # executor faults in a row (a finished task resets them)
+    cooldown_until: datetime | None = None  # no task for it before then
+    last_fault: str | None = None
 
 
 class HealthReport(BaseModel):

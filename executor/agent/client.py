@@ -252,8 +252,21 @@ class ServiceClient:
         )
         return ResultAck.model_validate(response.json())
 
-    def fail(self, task_id: str, lease_token: str, error: str, *, retryable: bool) -> FailResponse:
-        body = FailRequest(lease_token=lease_token, error=error[:4000], retryable=retryable)
+    def fail(
+        self,
+        task_id: str,
+        lease_token: str,
+        error: str,
+        *,
+        retryable: bool,
+        executor_fault: bool = False,
+    ) -> FailResponse:
+        body = FailRequest(
+            lease_token=lease_token,
+            error=error[:4000],
+            retryable=retryable,
+            executor_fault=executor_fault,
+        )
         response = self._retrying(
             "fail report",
             lambda: self.http.post(

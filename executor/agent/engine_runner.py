@@ -23,6 +23,7 @@ class Outcome:
     cancelled: bool = False
     error: str | None = None
     retryable: bool = False
+    executor_fault: bool = False  # this machine cannot (memory, disk): not the task's fault
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -34,7 +35,12 @@ def classify(exc: BaseException) -> Outcome:
     # the engine raises its own family, but a raw error from around it reads the same way
     error = engine_error(exc)
     if error is not None:
-        return Outcome(ok=False, error=str(error), retryable=error.retryable)
+        return Outcome(
+            ok=False,
+            error=str(error),
+            retryable=error.retryable,
+            executor_fault=error.of_this_machine,
+        )
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ValueError):
         return Outcome(ok=False, error=text, retryable=False)

@@ -25,6 +25,7 @@ from loguru import logger
 from executor.agent.capabilities import detect_capabilities
 from executor.agent.client import (
     AgentError,
+    ExecutorFault,
     GaveUp,
     LeaseLost,
     Malformed,
@@ -57,6 +58,7 @@ class Agent:
         self.draining = threading.Event()
         self._claiming = False
         self.done = 0
+        self.cooldown_s = 0.0  # set by the service's answer to a fault of this executor
         self.detector = WarmDetector(settings)
 
     # ------------------------------------------------------------ signals
@@ -112,6 +114,13 @@ class Agent:
                 continue
             self.process(claim)
             self.done += 1
+            if self.cooldown_s > 0:
+                # the service gives this executor nothing for a while after a fault of its own
+                logger.warning(
+                    "cooling down for {:.0f} s after a fault of this executor", self.cooldown_s
+                )
+                self.draining.wait(self.cooldown_s)
+                self.cooldown_s = 0.0
             if self.settings.once:
                 break
         logger.info("{} stopping after {} task(s)", self.client.executor_id, self.done)
@@ -158,9 +167,12 @@ class Agent:
                 else:
                     assert outcome.error is not None
                     log.error("engine failed: {}", outcome.error)
-                    self._fail(claim, outcome.error, outcome.retryable)
+                    self._fail(claim, outcome.error, outcome.retryable, outcome.executor_fault)
         except LeaseLost:
             log.warning("the lease was lost: the work is dropped")
+        except ExecutorFault as exc:
+            log.error("this executor cannot work on it: {}", exc)
+            self._fail(claim, str(exc), True, executor_fault=True)
         except AgentError as exc:
             log.error("task abandoned: {}", exc)
             self._fail(claim, str(exc), True)
@@ -171,7 +183,7 @@ class Agent:
         free = shutil.disk_usage(self.settings.work_dir).free
         needed = input_size * DISK_FACTOR + DISK_MARGIN_BYTES
         if free < needed:
-            raise AgentError(
+            raise ExecutorFault(
                 f"not enough free disk in {self.settings.work_dir}: {free // 2**20} MiB free, "
                 f"{needed // 2**20} MiB needed"
             )
@@ -217,10 +229,19 @@ class Agent:
             "result acknowledged: {} ({} bytes)", ack.status, ack.result.size
         )
 
-    def _fail(self, claim: ClaimResponse, error: str, retryable: bool) -> None:
+    def _fail(
+        self, claim: ClaimResponse, error: str, retryable: bool, executor_fault: bool = False
+    ) -> None:
         try:
-            answer = self.client.fail(claim.task_id, claim.lease_token, error, retryable=retryable)
+            answer = self.client.fail(
+                claim.task_id,
+                claim.lease_token,
+                error,
+                retryable=retryable,
+                executor_fault=executor_fault,
+            )
             logger.bind(task_id=claim.task_id).info("reported failure → {}", answer.status)
+            self.cooldown_s = max(self.cooldown_s, answer.cooldown_s)
         except LeaseLost:
             pass  # the task is no longer ours to fail
         except AgentError as exc:

@@ -22,14 +22,20 @@ class EngineError(Exception):
     """the engine failed"""
 
     retryable: bool = True
+    # the machine's fault (its memory, its disk), not the video's: another machine may pass
+    of_this_machine: bool = False
 
 
 class OutOfMemory(EngineError):
     """out of memory on this executor (host or GPU)"""
 
+    of_this_machine = True
+
 
 class ExecutorFileError(EngineError):
     """a file of this executor could not be read or written (disk full, permissions)"""
+
+    of_this_machine = True
 
 
 class VideoError(EngineError):

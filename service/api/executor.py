@@ -221,15 +221,20 @@ def _ack(task: TaskRow) -> ResultAck:
 
 @router.post(Routes.FAIL, response_model=FailResponse, responses=_LEASE_ERRORS)
 async def fail(task_id: str, body: FailRequest, state: StateDep, _: ExecutorDep) -> FailResponse:
-    """Retryable → back to QUEUED while attempts remain; otherwise ERROR with the message."""
+    """Retryable → back to QUEUED while attempts remain; otherwise ERROR with the message. An
+    executor fault → back to QUEUED without using an attempt; the executor cools down."""
     task = await state.tasks.mark_failed(
         task_id=task_id,
         lease_token=body.lease_token,
         error=body.error,
         retryable=body.retryable,
+        executor_fault=body.executor_fault,
     )
     if task.status == TaskStatus.QUEUED:
         await state.signal.queued(1)
     else:
         state.metrics.task_ended(task)
-    return FailResponse(status=task.status, attempts=task.attempts)
+    cooldown = 0.0
+    if body.executor_fault and task.executor_id is not None:
+        cooldown = await state.tasks.cooldown_left(executor_id=task.executor_id)
+    return FailResponse(status=task.status, attempts=task.attempts, cooldown_s=cooldown)

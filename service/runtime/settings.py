@@ -51,6 +51,12 @@ class ServiceSettings(BaseSettings):
     maintenance_interval_s: float = Field(default=1.0, gt=0, le=60)
     # an idle executor long-polls up to 30 s between calls: offline only past that
     executor_offline_after_s: float = Field(default=45.0, gt=0)
+    # an executor that reports a fault of its own (disk, memory, device) gets no task for
+    # this long, doubled with each fault in a row up to the maximum
+    executor_cooldown_s: float = Field(default=30.0, ge=0)
+    executor_cooldown_max_s: float = Field(default=900.0, ge=0)
+    # a task handed back by this many executor faults ends in ERROR (it is not the executors)
+    executor_fault_limit: int = Field(default=5, ge=1, le=100)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)

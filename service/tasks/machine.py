@@ -36,6 +36,20 @@ from service.models import TaskRow
 
 
 @dataclass(frozen=True)
+class FaultPolicy:
+    """What an executor fault ("this executor cannot", not "this task is bad") costs: the
+    executor cools down, longer with each fault in a row; a task handed back by `task_limit`
+    executor faults ends in ERROR, since then it is more likely the task."""
+
+    cooldown_s: float = 30.0
+    max_cooldown_s: float = 900.0
+    task_limit: int = 5
+
+    def cooldown(self, faults_in_a_row: int) -> float:
+        return min(self.cooldown_s * 2 ** max(0, faults_in_a_row - 1), self.max_cooldown_s)
+
+
+@dataclass(frozen=True)
 class Renewal:
     lease_expires_at: datetime
     cancel: bool
@@ -117,8 +131,22 @@ class TaskMachine(Protocol):
     ) -> TaskRow: ...
 
     async def mark_failed(
-        self, *, task_id: str, lease_token: str, error: str, retryable: bool
-    ) -> TaskRow: ...
+        self,
+        *,
+        task_id: str,
+        lease_token: str,
+        error: str,
+        retryable: bool,
+        executor_fault: bool = False,
+    ) -> TaskRow:
+        """A failure of the task (retryable: back to the queue while attempts remain), or
+        with `executor_fault` of the executor: back to the queue without using an attempt,
+        the executor cooling down (see `FaultPolicy`). A cancel asked before wins."""
+        ...
+
+    async def cooldown_left(self, *, executor_id: str) -> float:
+        """Seconds before this executor may be given a task again (0: it may now)."""
+        ...
 
     async def requeue_expired(self) -> list[TaskRow]:
         """Leases past their expiry: back to QUEUED, or ERROR past max attempts, or

@@ -22,7 +22,7 @@ from service.clock import Clock, utcnow
 from service.errors import LeaseLost
 from service.models import TaskRow, task_from_row
 from service.runtime.db import Database
-from service.tasks.machine import Renewal
+from service.tasks.machine import FaultPolicy, Renewal
 from service.tasks.sql import (
     SqlTaskMachine,
     log_cancelled_on_beat,
@@ -50,7 +50,10 @@ def _upsert_executor(source: str, *, store_capabilities: str = "false") -> str:
         capabilities = CASE WHEN {store_capabilities}
                             THEN excluded.capabilities ELSE e.capabilities END,
         done = e.done + excluded.done,
-        failed = e.failed + excluded.failed
+        failed = e.failed + excluded.failed,
+        -- a finished task: it works again
+        faults = CASE WHEN excluded.done > 0 THEN 0 ELSE e.faults END,
+        cooldown_until = CASE WHEN excluded.done > 0 THEN NULL ELSE e.cooldown_until END
     """
 
 
@@ -66,6 +69,8 @@ WITH claimed AS (
     WHERE id = (
         SELECT id FROM tasks WHERE status = '{QUEUED}'
           AND (options->>'inpainter' IS NULL OR options->>'inpainter' = ANY($7::varchar[]))
+          AND NOT EXISTS (  -- an executor cooling down after a fault of its own gets nothing
+              SELECT 1 FROM executors WHERE id = $1 AND cooldown_until > $4)
         ORDER BY created_at, id LIMIT 1
         FOR UPDATE SKIP LOCKED  -- several replicas and executors claim at once
     ) AND status = '{QUEUED}'
@@ -134,10 +139,12 @@ GET = "SELECT * FROM tasks WHERE id = $1"
 class PostgresTaskMachine(SqlTaskMachine):
     """`SqlTaskMachine` with the executor's hot paths on the raw pool."""
 
-    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, db: Database, *, clock: Clock = utcnow, faults: FaultPolicy | None = None
+    ) -> None:
         if db.pool is None:
             raise RuntimeError("the PostgreSQL backend needs the raw pool: Database.open_pool()")
-        super().__init__(db, clock=clock)
+        super().__init__(db, clock=clock, faults=faults)
         self.pool: asyncpg.Pool = db.pool
 
     async def find_task(self, task_id: str) -> TaskRow | None:

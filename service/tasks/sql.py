@@ -9,15 +9,27 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import String, case, cast, delete, false, insert, or_, select, update
+from sqlalchemy import (
+    String,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.clock import Clock, utcnow
+from service.clock import Clock, aware, utcnow
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
 from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row
 from service.runtime.db import Database
-from service.tasks.machine import Renewal
+from service.tasks.machine import FaultPolicy, Renewal
 from shared.contract import BASE_INPAINTERS, ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
@@ -52,9 +64,12 @@ def new_lease_token() -> str:
 class SqlTaskMachine:
     """Every transition as one SQLAlchemy Core statement in one short transaction."""
 
-    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, db: Database, *, clock: Clock = utcnow, faults: FaultPolicy | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.faults = faults or FaultPolicy()
 
     # ------------------------------------------------------------ reads
 
@@ -163,9 +178,10 @@ class SqlTaskMachine:
         runs = list(BASE_INPAINTERS) if inpainters is None else inpainters
         now = self.clock()
         wanted = TASKS.c.options["inpainter"].as_string()
+        cooling = exists().where(EXECUTORS.c.id == executor_id, EXECUTORS.c.cooldown_until > now)
         oldest = (
             select(TASKS.c.id)
-            .where(TASKS.c.status == QUEUED, or_(wanted.is_(None), wanted.in_(runs)))
+            .where(TASKS.c.status == QUEUED, or_(wanted.is_(None), wanted.in_(runs)), ~cooling)
             .order_by(TASKS.c.created_at, TASKS.c.id)
             .limit(1)
         )
@@ -306,35 +322,102 @@ class SqlTaskMachine:
         return task
 
     async def mark_failed(
-        self, *, task_id: str, lease_token: str, error: str, retryable: bool
+        self,
+        *,
+        task_id: str,
+        lease_token: str,
+        error: str,
+        retryable: bool,
+        executor_fault: bool = False,
     ) -> TaskRow:
         now = self.clock()
+        if executor_fault:
+            stmt = self._executor_fault_statement(task_id, lease_token, error, now)
+        else:
+            stmt = self._task_failure_statement(task_id, lease_token, error, retryable, now)
+        task = await self._end_lease(
+            stmt, now=now, failed=1, fault=error if executor_fault else None
+        )
+        what = "executor fault" if executor_fault else "failed"
+        task_log(task_id, task.executor_id).warning(
+            "PROCESSING → {} ({}): {}", task.status, what, error
+        )
+        return task
+
+    def _task_failure_statement(
+        self, task_id: str, lease_token: str, error: str, retryable: bool, now: datetime
+    ) -> Any:
         cancelled = TASKS.c.cancel_requested.is_(True)  # a cancel asked before wins
         retry = (TASKS.c.attempts < TASKS.c.max_attempts) if retryable else false()
-        status = case(
-            (cancelled, TaskStatus.CANCELLED.value), (retry, QUEUED), else_=TaskStatus.ERROR.value
-        )
         spent = f"{error} (no attempts left)" if retryable else error
-        stored_error = case((cancelled | retry, error), else_=spent)
-        finished_at = case((retry & ~cancelled, None), else_=now)
-        stmt = (
+        return (
             update(TASKS)
             .where(*_held(task_id, lease_token))
             .values(
-                status=status,
-                error=stored_error,
+                status=case(
+                    (cancelled, TaskStatus.CANCELLED.value),
+                    (retry, QUEUED),
+                    else_=TaskStatus.ERROR.value,
+                ),
+                error=case((cancelled | retry, error), else_=spent),
                 lease_token=None,
                 lease_expires_at=None,
-                finished_at=finished_at,
+                finished_at=case((retry & ~cancelled, None), else_=now),
                 updated_at=now,
             )
         )
-        task = await self._end_lease(stmt, now=now, failed=1)
-        task_log(task_id, task.executor_id).warning("PROCESSING → {}: {}", task.status, error)
-        return task
+
+    def _executor_fault_statement(
+        self, task_id: str, lease_token: str, error: str, now: datetime
+    ) -> Any:
+        """Back to the queue, the attempt not counted; the reasons kept, one line each, so a
+        task no executor could run ends in ERROR saying why."""
+        cancelled = TASKS.c.cancel_requested.is_(True)
+        limit = self.faults.task_limit
+        spent = TASKS.c.executor_faults + 1 >= limit
+        reason = func.coalesce(TASKS.c.executor_id, "an executor") + f": {error}"
+        reasons = func.coalesce(TASKS.c.error + "\n", "") + reason
+        return (
+            update(TASKS)
+            .where(*_held(task_id, lease_token))
+            .values(
+                status=case(
+                    (cancelled, TaskStatus.CANCELLED.value),
+                    (spent, TaskStatus.ERROR.value),
+                    else_=QUEUED,
+                ),
+                attempts=case((spent | cancelled, TASKS.c.attempts), else_=TASKS.c.attempts - 1),
+                executor_faults=TASKS.c.executor_faults + 1,
+                error=case(
+                    (
+                        spent & ~cancelled,
+                        f"no executor could run it ({limit} executor faults):\n" + reasons,
+                    ),
+                    else_=reasons,
+                ),
+                lease_token=None,
+                lease_expires_at=None,
+                finished_at=case((spent | cancelled, now), else_=None),
+                updated_at=now,
+            )
+        )
+
+    async def cooldown_left(self, *, executor_id: str) -> float:
+        stmt = select(EXECUTORS.c.cooldown_until).where(EXECUTORS.c.id == executor_id)
+        async with self.db.transaction() as conn:
+            until = (await conn.execute(stmt)).scalar()
+        if until is None:
+            return 0.0
+        return max(0.0, (aware(until) - self.clock()).total_seconds())
 
     async def _end_lease(
-        self, stmt: Any, *, now: datetime, done: int = 0, failed: int = 0
+        self,
+        stmt: Any,
+        *,
+        now: datetime,
+        done: int = 0,
+        failed: int = 0,
+        fault: str | None = None,
     ) -> TaskRow:
         """Runs a fenced UPDATE that ends the lease; LeaseLost when the lease was not held."""
         async with self.db.transaction() as conn:
@@ -344,7 +427,34 @@ class SqlTaskMachine:
             await _touch_executor(
                 conn, task.executor_id, now=now, current_task_id=None, done=done, failed=failed
             )
+            if fault is not None and task.executor_id is not None:
+                await self._cool_down(conn, task.executor_id, now=now, fault=fault)
         return task
+
+    async def _cool_down(
+        self, conn: AsyncConnection, executor_id: str, *, now: datetime, fault: str
+    ) -> None:
+        faults = (
+            await conn.execute(
+                update(EXECUTORS)
+                .where(EXECUTORS.c.id == executor_id)
+                .values(faults=EXECUTORS.c.faults + 1, last_fault=fault)
+                .returning(EXECUTORS.c.faults)
+            )
+        ).scalar_one()
+        seconds = self.faults.cooldown(faults)
+        await conn.execute(
+            update(EXECUTORS)
+            .where(EXECUTORS.c.id == executor_id)
+            .values(cooldown_until=now + timedelta(seconds=seconds))
+        )
+        logger.bind(executor_id=executor_id).warning(
+            "{} cools down for {:.0f} s ({} executor fault(s) in a row): {}",
+            executor_id,
+            seconds,
+            faults,
+            fault,
+        )
 
     async def requeue_expired(self) -> list[TaskRow]:
         now = self.clock()
@@ -507,6 +617,9 @@ async def _touch_executor(
     if done or failed:
         values["done"] = EXECUTORS.c.done + done
         values["failed"] = EXECUTORS.c.failed + failed
+    if done:  # it works again
+        values["faults"] = 0
+        values["cooldown_until"] = None
     result = await conn.execute(
         update(EXECUTORS).where(EXECUTORS.c.id == executor_id).values(**values)
     )

@@ -81,4 +81,7 @@ def executor_public(executor: Executor, *, online: bool, progress: float | None)
         capabilities=executor.capabilities or {},
         done=executor.done,
         failed=executor.failed,
+        faults=executor.faults,
+        cooldown_until=maybe_aware(executor.cooldown_until),
+        last_fault=executor.last_fault,
     )

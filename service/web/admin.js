@@ -73,13 +73,20 @@ async function loadFleet() {
   ids.replaceChildren();
   let online = 0;
   for (const ex of executors) {
-    const stateName = !ex.online ? "offline" : ex.busy ? "busy" : "online";
+    const cooling = ex.cooldown_until && Date.parse(ex.cooldown_until) > Date.now();
+    const stateName = !ex.online ? "offline" : ex.busy ? "busy" : cooling ? "cooling" : "online";
     if (ex.online) online += 1;
     const caps = ex.capabilities || {};
     const progress = ex.current_progress === null || ex.current_progress === undefined
       ? "" : Math.round(ex.current_progress) + " %";
+    const state = badge(cooling ? "cooling down" : stateName, "state-" + stateName);
+    if (ex.faults) {
+      // why it cools down, or last did: its own faults (disk, memory, device), in a row
+      state.title = `${ex.faults} executor fault(s) in a row; last: ${ex.last_fault || "?"}` +
+        (cooling ? `; no task before ${time(ex.cooldown_until)} UTC` : "");
+    }
     const tr = row([
-      td(ex.id, "mono"), td(badge(stateName, "state-" + stateName)),
+      td(ex.id, "mono"), td(state),
       td(shortId(ex.current_task_id), "mono"), td(progress), td(ago(ex.last_seen)),
       td(caps.device), td(caps.gpu_name), td(caps.vram_mb ? caps.vram_mb + " MB" : ""),
       td(caps.engine_version), td(ex.done), td(ex.failed),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -170,3 +171,28 @@ def test_page_without_the_admin_token_shows_no_data_until_one_is_given(
 
     expect(page.locator("#log-rows")).to_contain_text("only admins may read this")
     expect(page.locator("#status")).to_have_text("")
+
+
+def test_fleet_table_shows_an_executor_cooling_down_after_a_fault_of_its_own(
+    admin_page: WatchedPage, live: LiveService, http: httpx.Client, video: Path
+) -> None:
+    submit_ok(http, video)
+    with ScriptedExecutor(live.url, "ET-SoraWM-8") as executor:
+        claim = executor.claim_one()
+        answer = executor.http.post(
+            f"/api/tasks/{claim['task_id']}/fail",
+            json={
+                "lease_token": claim["lease_token"],
+                "error": "not enough free disk",
+                "retryable": True,
+                "executor_fault": True,
+            },
+        )
+        assert answer.status_code == 200 and answer.json()["cooldown_s"] > 0
+    admin_page.page.goto(f"{live.url}/admin")
+    row = admin_page.page.locator("#fleet-rows tr[data-executor='ET-SoraWM-8']")
+    expect(row).to_have_attribute("data-state", "cooling")
+    expect(row).to_contain_text("cooling down")
+    badge = row.locator(".state-cooling")
+    expect(badge).to_have_attribute("title", re.compile("not enough free disk"))
+    assert admin_page.errors == []

@@ -63,3 +63,13 @@ def test_arguments_the_engine_refuses_are_final() -> None:
     outcome = classify(ValueError("options.regions[0]: the end time must be after the start"))
     assert not outcome.retryable
     assert outcome.error == "ValueError: options.regions[0]: the end time must be after the start"
+
+
+def test_memory_and_disk_are_this_executors_fault_not_the_tasks() -> None:
+    for error in (MemoryError(), OSError(28, "No space left on device")):
+        assert classify(error).executor_fault, error
+
+
+def test_bad_input_and_unknown_errors_are_the_tasks_not_the_executors() -> None:
+    for error in (NotAVideo("input is not a video"), KeyError("segment"), ValueError("crf")):
+        assert not classify(error).executor_fault, error

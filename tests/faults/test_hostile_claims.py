@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures.executor_process import ExecutorProcess
-from tests.fixtures.standin import Recorder, wait_until
+from tests.fixtures.standin import Recorder, claim_answer, wait_until
 
 TOKEN = "executor-secret"
 TASK_ID = "0123456789abcdef0123456789abcdef"
@@ -19,18 +18,6 @@ TASK_ID = "0123456789abcdef0123456789abcdef"
 
 def claims(server: Recorder) -> list[dict[str, str]]:
     return [seen for seen in server.seen if seen["path"].endswith("/claim")]
-
-
-def claim_answer(task_id: str, url: str) -> dict[str, Any]:
-    return {
-        "task_id": task_id,
-        "lease_token": "lease",
-        "lease_expires_at": "2030-01-01T00:00:00Z",
-        "heartbeat_s": 5,
-        "attempt": 1,
-        "input": {"url": url, "size": 10, "sha256": "0" * 64, "filename": "in.mp4"},
-        "options": {},
-    }
 
 
 @pytest.fixture

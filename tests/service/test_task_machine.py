@@ -531,3 +531,83 @@ def test_an_upload_still_receiving_bytes_is_not_taken_for_stale(
         return removed, touched, await tasks.touch_upload(task_id=upload.id) or bool(not reaped)
 
     assert run(scenario) == ([], True, False)
+
+
+async def fault(tasks: TaskMachine, task: TaskRow, error: str = "disk full") -> TaskRow:
+    assert task.lease_token is not None
+    return await tasks.mark_failed(
+        task_id=task.id,
+        lease_token=task.lease_token,
+        error=error,
+        retryable=True,
+        executor_fault=True,
+    )
+
+
+def test_an_executor_fault_hands_the_task_back_without_using_an_attempt(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[Any, ...]:
+        await queued(tasks, max_attempts=1)
+        back = await fault(tasks, await claimed(tasks, "broken"))
+        again = await claimed(tasks, "healthy")  # the one attempt is still there
+        done = await finish(tasks, again)
+        return back.status, back.attempts, back.executor_faults, done.status
+
+    assert run(scenario) == ("QUEUED", 0, 1, "FINISHED")
+
+
+def test_an_executor_that_faulted_cools_down_and_another_takes_the_task(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[Any, ...]:
+        task = await queued(tasks)
+        await fault(tasks, await claimed(tasks, "broken"))
+        refused = await claim(tasks, "broken")
+        left = await tasks.cooldown_left(executor_id="broken")
+        taken = await claimed(tasks, "healthy")
+        return refused, left, taken.id == task.id
+
+    assert run(scenario) == (None, 30.0, True)
+
+
+def test_a_cooldown_doubles_with_faults_in_a_row_and_ends(run: Callable[[Scenario], Any]) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> list[float]:
+        await queued(tasks)
+        seen = []
+        for _fault in range(3):
+            await fault(tasks, await claimed(tasks, "broken"))
+            seen.append(await tasks.cooldown_left(executor_id="broken"))
+            clock_of(tasks).advance(seen[-1])
+        seen.append(await tasks.cooldown_left(executor_id="broken"))
+        return seen
+
+    assert run(scenario) == [30.0, 60.0, 120.0, 0.0]
+
+
+def test_a_finished_task_ends_an_executors_run_of_faults(run: Callable[[Scenario], Any]) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> float:
+        await queued(tasks)
+        await queued(tasks)
+        await fault(tasks, await claimed(tasks, "flaky"))
+        clock_of(tasks).advance(30)
+        await finish(tasks, await claimed(tasks, "flaky"))
+        await fault(tasks, await claimed(tasks, "flaky"))
+        return await tasks.cooldown_left(executor_id="flaky")
+
+    assert run(scenario) == 30.0  # the first of a new run, not the second in a row
+
+
+def test_a_task_no_executor_can_run_ends_in_error_with_every_reason(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> TaskRow:
+        task = await queued(tasks, max_attempts=3)
+        for number in range(5):  # the default limit
+            await fault(tasks, await claimed(tasks, f"ex-{number}"), f"reason {number}")
+        return await tasks.get_task(task.id)
+
+    task = run(scenario)
+    assert (task.status, task.attempts, task.executor_faults) == ("ERROR", 1, 5)
+    assert task.error is not None and task.error.startswith("no executor could run it")
+    assert all(f"ex-{n}: reason {n}" in task.error for n in range(5))
