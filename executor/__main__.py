@@ -4,4 +4,6 @@ import sys
 
 from executor.agent.cli import main
 
-sys.exit(main())
+# guarded: the engine's child process (spawned) imports this module again
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,8 @@ from service.tasks import queries
 
 async def sweep_once(state: AppState) -> None:
     expired = await state.tasks.requeue_expired()
+    if state.settings.stall_timeout_s > 0:
+        expired += await state.tasks.requeue_stalled(stalled_s=state.settings.stall_timeout_s)
     for task in expired:
         state.metrics.lease_expiries.inc()
         if task.finished_at is not None:

@@ -46,6 +46,8 @@ class TaskFields(SQLModel):
     finished_at: datetime | None = None
     # handed back by executors that could not work (not counted in `attempts`)
     executor_faults: int = 0
+    # when `progress` last moved (set at claim): a task stalled past the limit is taken back
+    progress_at: datetime | None = None
 
 
 class Task(TaskFields, table=True):

@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="on SIGTERM, how long the current task may go on before it is handed back (60)",
     )
+    add(
+        "--stall-timeout",
+        type=float,
+        metavar="S",
+        help="kill the engine when its progress has not moved for this long; the task is "
+        "retried (300)",
+    )
     add("--log-level", help="DEBUG, INFO (default), WARNING, ERROR")
     add("--version", action="version", version=f"et_sorawm {__version__}")
     return parser

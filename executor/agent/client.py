@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,11 +177,14 @@ class ServiceClient:
         except ValueError as exc:
             raise Malformed(f"the service's heartbeat answer is malformed: {exc}") from exc
 
-    def download_input(self, claim: ClaimResponse, dest: Path) -> Path:
-        """Streams the input to `dest`, resuming by `Range` after a cut; sha256 checked."""
+    def download_input(
+        self, claim: ClaimResponse, dest: Path, *, moved: Callable[[int], None] | None = None
+    ) -> Path:
+        """Streams the input to `dest`, resuming by `Range` after a cut; sha256 checked.
+        `moved(bytes received)` is told as it goes (the heartbeat's evidence of progress)."""
         part = dest.with_name(dest.name + ".part")
         for _ in range(DOWNLOAD_TRIES):
-            self._fetch(claim, part)
+            self._fetch(claim, part, moved)
             if sha256_file(part) == claim.input.sha256:
                 part.replace(dest)
                 return dest
@@ -203,7 +206,7 @@ class ServiceClient:
             )
         return url
 
-    def _fetch(self, claim: ClaimResponse, part: Path) -> None:
+    def _fetch(self, claim: ClaimResponse, part: Path, moved: Callable[[int], None] | None) -> None:
         backoff = Backoff(cap=self.settings.retry_cap)
         url = claim.input.url
         while True:
@@ -224,6 +227,8 @@ class ServiceClient:
                         with part.open(mode) as file:
                             for chunk in response.iter_bytes(CHUNK):
                                 file.write(chunk)
+                                if moved is not None:
+                                    moved(file.tell())
                     except OSError as exc:  # disk full, a broken work dir
                         raise ExecutorFault(
                             f"cannot store the input in {part.parent}: {exc}"
@@ -233,9 +238,18 @@ class ServiceClient:
                 # what arrived stays in the .part file: the next try asks for the rest
                 self._sleep(backoff, "input download", exc.__class__.__name__)
 
-    def upload_result(self, task_id: str, lease_token: str, path: Path, sha256: str) -> ResultAck:
+    def upload_result(
+        self,
+        task_id: str,
+        lease_token: str,
+        path: Path,
+        sha256: str,
+        *,
+        moved: Callable[[int], None] | None = None,
+    ) -> ResultAck:
         """Streams the result; retried until the service acknowledges it (the same upload
-        again is answered 200), so a finished result is never thrown away before that."""
+        again is answered 200), so a finished result is never thrown away before that.
+        `moved(bytes sent)` is told as it goes (the heartbeat's evidence of progress)."""
         headers = {
             Headers.LEASE_TOKEN: lease_token,
             Headers.CONTENT_SHA256: sha256,
@@ -243,9 +257,18 @@ class ServiceClient:
         }
         url = Routes.TASK_RESULT.format(task_id=task_id)
 
-        def send() -> httpx.Response:
+        def chunks() -> Iterator[bytes]:
+            sent = 0
             with path.open("rb") as file:
-                return self.http.put(url, content=file, headers=headers)
+                while chunk := file.read(CHUNK):
+                    sent += len(chunk)
+                    if moved is not None:
+                        moved(sent)
+                    yield chunk
+
+        def send() -> httpx.Response:
+            size = str(path.stat().st_size)
+            return self.http.put(url, content=chunks(), headers=headers | {"Content-Length": size})
 
         response = self._check(
             self._retrying("result upload", send, patience=self.settings.upload_patience)

@@ -33,7 +33,8 @@ from executor.agent.client import (
     ServiceClient,
     sha256_file,
 )
-from executor.agent.engine_runner import EngineRun, Outcome, WarmDetector
+from executor.agent.engine_process import EngineProcess
+from executor.agent.engine_runner import Outcome
 from executor.agent.heartbeat import Heartbeat
 from executor.agent.retry import Backoff
 from executor.agent.settings import ExecutorSettings
@@ -59,7 +60,7 @@ class Agent:
         self._claiming = False
         self.done = 0
         self.cooldown_s = 0.0  # set by the service's answer to a fault of this executor
-        self.detector = WarmDetector(settings)
+        self.engine = EngineProcess(settings)  # started with the first task
 
     # ------------------------------------------------------------ signals
 
@@ -84,6 +85,12 @@ class Agent:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            self.engine.close()
+
+    def _run(self) -> int:
         capabilities = detect_capabilities(self.device, self.settings.lama_model)
         logger.info(
             "{} ready on {} ({}), service {}",
@@ -153,12 +160,17 @@ class Agent:
                 self._check_disk(claim.input.size)
                 beat.report(0, "download")
                 suffix = Path(claim.input.filename).suffix.lower()[:8] or ".mp4"
-                src = self.client.download_input(claim, workdir / f"input{suffix}")
+                size = claim.input.size
+                src = self.client.download_input(
+                    claim,
+                    workdir / f"input{suffix}",
+                    moved=lambda done: beat.report(0, "download", transferred(done, size)),
+                )
                 dst = workdir / "result.mp4"
                 outcome = self.run_engine(claim, src, dst, beat)
                 if outcome.ok:
                     beat.report(100, "upload")
-                    self.deliver(claim, dst)
+                    self.deliver(claim, dst, beat)
                     log.info("task finished in {:.1f} s", time.monotonic() - started)
                 elif outcome.cancelled:
                     log.info("work stopped: {}", beat.reason or "draining")
@@ -190,40 +202,38 @@ class Agent:
 
     def run_engine(self, claim: ClaimResponse, src: Path, dst: Path, beat: Heartbeat) -> Outcome:
         """Runs until the engine ends; stops it on cancel or lease loss at once, and on drain
-        once the drain timeout has passed."""
+        once the drain timeout has passed; kills it when it hangs (see EngineProcess)."""
         drain_deadline: float | None = None
-        stop = threading.Event()
-
-        def progress(percent: float, stage: str) -> None:
-            beat.report(percent, stage)
 
         def should_cancel() -> bool:
-            return stop.is_set() or beat.stop.is_set()
+            nonlocal drain_deadline
+            if self.draining.is_set() and drain_deadline is None:
+                drain_deadline = time.monotonic() + self.settings.drain_timeout
+            drained = drain_deadline is not None and time.monotonic() > drain_deadline
+            return drained or beat.stop.is_set()
 
-        engine = EngineRun(
-            self.settings,
+        outcome = self.engine.run(
             task_id=claim.task_id,
             src=src,
             dst=dst,
             options=claim.options,
-            progress=progress,
+            progress=beat.report,
             should_cancel=should_cancel,
-            detector=self.detector,
-        ).start()
-        while not engine.wait(WATCH_EVERY_S):
-            if self.draining.is_set() and drain_deadline is None:
-                drain_deadline = time.monotonic() + self.settings.drain_timeout
-            if drain_deadline is not None and time.monotonic() > drain_deadline:
-                stop.set()
-        assert engine.outcome is not None
-        if engine.outcome.ok and beat.stop.is_set():
+            watch_every_s=WATCH_EVERY_S,
+        )
+        if outcome.ok and beat.stop.is_set():
             # finished just as the service took the task back: the upload would be refused
             raise LeaseLost(beat.reason or "lease lost")
-        return engine.outcome
+        return outcome
 
-    def deliver(self, claim: ClaimResponse, result: Path) -> None:
+    def deliver(self, claim: ClaimResponse, result: Path, beat: Heartbeat) -> None:
+        size = result.stat().st_size
         ack = self.client.upload_result(
-            claim.task_id, claim.lease_token, result, sha256_file(result)
+            claim.task_id,
+            claim.lease_token,
+            result,
+            sha256_file(result),
+            moved=lambda done: beat.report(100, "upload", transferred(done, size)),
         )
         logger.bind(task_id=claim.task_id).info(
             "result acknowledged: {} ({} bytes)", ack.status, ack.result.size
@@ -246,3 +256,8 @@ class Agent:
             pass  # the task is no longer ours to fail
         except AgentError as exc:
             logger.bind(task_id=claim.task_id).error("could not report the failure: {}", exc)
+
+
+def transferred(done: int, size: int) -> str:
+    """A transfer's progress in words: the heartbeat's evidence that it moves."""
+    return f"{done / 2**20:.1f} of {size / 2**20:.1f} MiB"

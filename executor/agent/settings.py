@@ -29,6 +29,8 @@ class ExecutorSettings(BaseSettings):
     log_level: str = "INFO"
     # SIGTERM: how long the current task may run on before it is handed back
     drain_timeout: float = Field(default=60.0, ge=0)
+    # an engine whose progress has not moved for this long is killed (the task is retried)
+    stall_timeout: float = Field(default=300.0, gt=0)
     # network retries back off exponentially up to this (the seed executor retried every 60 s)
     retry_cap: float = Field(default=60.0, gt=0)
     # a finished result is kept and its upload retried for this long before giving up

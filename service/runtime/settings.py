@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     executor_cooldown_max_s: float = Field(default=900.0, ge=0)
     # a task handed back by this many executor faults ends in ERROR (it is not the executors)
     executor_fault_limit: int = Field(default=5, ge=1, le=100)
+    # a running task whose progress (percent, stage or message) has not moved for this long,
+    # though its executor beats, is taken back like an expired lease (0: never)
+    stall_timeout_s: float = Field(default=1800.0, ge=0)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)

@@ -16,6 +16,7 @@ exactly once, on PostgreSQL and on SQLite alike.
     PROCESSING → QUEUED|ERROR mark_failed          (retryable while attempts remain;
                  |CANCELLED                         a cancel asked before wins)
     PROCESSING → QUEUED|ERROR|CANCELLED requeue_expired (lease ran out)
+    PROCESSING → QUEUED|ERROR|CANCELLED requeue_stalled (beats, but no progress)
     QUEUED     → CANCELLED    request_cancel       (PROCESSING: flag only)
     QUEUED|ended → (deleted)  delete_task
 
@@ -146,6 +147,12 @@ class TaskMachine(Protocol):
 
     async def cooldown_left(self, *, executor_id: str) -> float:
         """Seconds before this executor may be given a task again (0: it may now)."""
+        ...
+
+    async def requeue_stalled(self, *, stalled_s: float) -> list[TaskRow]:
+        """Running tasks whose progress has not moved for `stalled_s` though their executor
+        beats (a hung engine): taken back like an expired lease; the executor learns it at its
+        next heartbeat (409) and stops."""
         ...
 
     async def requeue_expired(self) -> list[TaskRow]:

@@ -65,7 +65,7 @@ WITH claimed AS (
     UPDATE tasks SET
         status = '{PROCESSING}', attempts = attempts + 1, lease_token = $2,
         lease_expires_at = $3, executor_id = $1, progress = 0, stage = 'claimed',
-        message = NULL, started_at = $4, updated_at = $4
+        message = NULL, started_at = $4, progress_at = $4, updated_at = $4
     WHERE id = (
         SELECT id FROM tasks WHERE status = '{QUEUED}'
           AND (options->>'inpainter' IS NULL OR options->>'inpainter' = ANY($7::varchar[]))
@@ -101,6 +101,11 @@ WITH beat AS (
         status = CASE WHEN cancel_requested THEN '{TaskStatus.CANCELLED.value}' ELSE status END,
         lease_expires_at = CASE WHEN cancel_requested THEN NULL ELSE $3::timestamptz END,
         progress = CASE WHEN cancel_requested THEN progress ELSE coalesce($4::float8, progress) END,
+        -- any of progress, stage, message changing is evidence that the work goes on
+        progress_at = CASE WHEN ($4::float8 IS NOT NULL AND $4::float8 IS DISTINCT FROM progress)
+                             OR ($5::varchar IS NOT NULL AND $5::varchar IS DISTINCT FROM stage)
+                             OR ($6::text IS NOT NULL AND $6::text IS DISTINCT FROM message)
+                           THEN $7::timestamptz ELSE progress_at END,
         stage = CASE WHEN cancel_requested THEN 'cancelled' ELSE coalesce($5::varchar, stage) END,
         message = CASE WHEN cancel_requested THEN message ELSE coalesce($6::text, message) END,
         finished_at = CASE WHEN cancel_requested THEN $7::timestamptz ELSE finished_at END,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -199,6 +200,7 @@ class SqlTaskMachine:
                 stage="claimed",
                 message=None,
                 started_at=now,
+                progress_at=now,
                 updated_at=now,
             )
         )
@@ -237,12 +239,18 @@ class SqlTaskMachine:
             "lease_expires_at": now + timedelta(seconds=lease_s),
             "updated_at": now,
         }
+        moved = []  # any of them changing is evidence that the work goes on
         if progress is not None:
             values["progress"] = progress
+            moved.append(TASKS.c.progress.is_distinct_from(progress))
         if stage is not None:
             values["stage"] = stage
+            moved.append(TASKS.c.stage.is_distinct_from(stage))
         if message is not None:
             values["message"] = message
+            moved.append(TASKS.c.message.is_distinct_from(message))
+        if moved:
+            values["progress_at"] = case((or_(*moved), now), else_=TASKS.c.progress_at)
         async with self.db.transaction() as conn:
             task = await _returning_one(
                 conn,
@@ -458,10 +466,39 @@ class SqlTaskMachine:
 
     async def requeue_expired(self) -> list[TaskRow]:
         now = self.clock()
+        expired = (TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < now)
+        return await self._take_back(
+            expired,
+            now=now,
+            why="the executor stopped reporting (lease expired)",
+            log="lease of {} expired → {} (attempt {}/{})",
+            keep=True,
+        )
+
+    async def requeue_stalled(self, *, stalled_s: float) -> list[TaskRow]:
+        now = self.clock()
+        stalled = (
+            TASKS.c.status == PROCESSING,
+            TASKS.c.progress_at < now - timedelta(seconds=stalled_s),
+        )
+        return await self._take_back(
+            stalled,
+            now=now,
+            why=f"its progress did not move for {stalled_s:g} s",
+            log="task of {} made no progress → {} (attempt {}/{})",
+        )
+
+    async def _take_back(
+        self, where: tuple[Any, ...], *, now: datetime, why: str, log: str, keep: bool = False
+    ) -> list[TaskRow]:
+        """Running tasks matching `where` back to QUEUED, or ERROR past max attempts (saying
+        `why`), or CANCELLED; one UPDATE, so several replicas may sweep at once. A task
+        requeued keeps `why` as its error unless `keep` (its last error stays)."""
+        note = false() if keep else true()
         out_of_attempts = TASKS.c.attempts >= TASKS.c.max_attempts
         stmt = (
             update(TASKS)
-            .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < now)
+            .where(*where)
             .values(
                 status=case(
                     (TASKS.c.cancel_requested.is_(True), TaskStatus.CANCELLED.value),
@@ -471,10 +508,9 @@ class SqlTaskMachine:
                 error=case(
                     (
                         TASKS.c.cancel_requested.is_(False) & out_of_attempts,
-                        "the executor stopped reporting (lease expired) on each of "
-                        + cast(TASKS.c.attempts, String)
-                        + " attempts",
+                        f"{why} on each of " + cast(TASKS.c.attempts, String) + " attempts",
                     ),
+                    (TASKS.c.cancel_requested.is_(False) & note, why),
                     else_=TASKS.c.error,
                 ),
                 lease_token=None,
@@ -499,11 +535,7 @@ class SqlTaskMachine:
                 )
         for task in tasks:
             task_log(task.id, task.executor_id).warning(
-                "lease of {} expired → {} (attempt {}/{})",
-                task.executor_id,
-                task.status,
-                task.attempts,
-                task.max_attempts,
+                log, task.executor_id, task.status, task.attempts, task.max_attempts
             )
         return tasks
 
@@ -512,7 +544,8 @@ class SqlTaskMachine:
         stmt = (
             update(TASKS)
             .where(TASKS.c.status == PROCESSING, TASKS.c.lease_expires_at < until)
-            .values(lease_expires_at=until)
+            # the time down is no one's stall either
+            .values(lease_expires_at=until, progress_at=self.clock())
         )
         async with self.db.transaction() as conn:
             result = await conn.execute(stmt)

@@ -611,3 +611,41 @@ def test_a_task_no_executor_can_run_ends_in_error_with_every_reason(
     assert (task.status, task.attempts, task.executor_faults) == ("ERROR", 1, 5)
     assert task.error is not None and task.error.startswith("no executor could run it")
     assert all(f"ex-{n}: reason {n}" in task.error for n in range(5))
+
+
+def test_a_task_that_beats_without_progress_is_taken_back_as_stalled(
+    run: Callable[[Scenario], Any],
+) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> tuple[list[str], str | None, bool]:
+        await queued(tasks)
+        task = await claimed(tasks)
+        await beat(tasks, task, progress=10.0, stage="detect")
+        for _beat in range(4):  # the lease is kept alive, the progress is not
+            clock_of(tasks).advance(10)
+            await beat(tasks, task, progress=10.0, stage="detect")
+        swept = [swept.status for swept in await tasks.requeue_stalled(stalled_s=35)]
+        stored = await tasks.get_task(task.id)
+        try:
+            await finish(tasks, task)
+        except LeaseLost:
+            return swept, stored.error, True
+        return swept, stored.error, False
+
+    assert run(scenario) == (["QUEUED"], "its progress did not move for 35 s", True)
+
+
+def test_progress_stage_or_message_moving_keeps_a_task(run: Callable[[Scenario], Any]) -> None:
+    async def scenario(tasks: TaskMachine, _: FakeClock) -> list[TaskRow]:
+        await queued(tasks)
+        task = await claimed(tasks)
+        for step in range(6):
+            clock_of(tasks).advance(10)
+            if step % 3 == 0:
+                await beat(tasks, task, progress=float(step))
+            elif step % 3 == 1:
+                await beat(tasks, task, stage=f"stage {step}")
+            else:
+                await beat(tasks, task, message=f"{step} MiB of 9")
+        return await tasks.requeue_stalled(stalled_s=15)
+
+    assert run(scenario) == []
