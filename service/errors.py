@@ -70,6 +70,12 @@ class BadUpload(ServiceError):
     status_code = 422
 
 
+class StorageFull(ServiceError):
+    """The service's disk is full: the upload was not kept."""
+
+    status_code = 507
+
+
 class HashMismatch(ServiceError):
     """The uploaded bytes do not match the declared sha256."""
 

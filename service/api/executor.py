@@ -142,7 +142,10 @@ async def heartbeat(
 @router.put(
     Routes.TASK_RESULT,
     response_model=ResultAck,
-    responses={**_LEASE_ERRORS, 408: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={
+        **_LEASE_ERRORS,
+        **{code: {"model": ErrorBody} for code in (408, 422, 507)},
+    },
     openapi_extra={
         "requestBody": {
             "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}

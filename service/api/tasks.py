@@ -23,7 +23,7 @@ EVENT_POLL_S = 0.5
 EVENT_KEEPALIVE_S = 15.0
 
 _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (408, 413, 415, 422)
+    code: {"model": ErrorBody} for code in (408, 413, 415, 422, 507)
 }
 
 

@@ -7,17 +7,19 @@ implement the same small interface: `writer()`, `read()`, `size()`, `remove_task
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hashlib
 import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from service.errors import UploadTooLarge
+from service.errors import StorageFull, UploadTooLarge
 from shared.contract import TASK_ID_PATTERN
 
 CHUNK = 1024 * 1024
@@ -69,10 +71,12 @@ class LocalWriter:
         if self._max is not None and self.size > self._max:
             raise UploadTooLarge(f"upload is larger than the limit of {self._max} bytes")
         self._hash.update(data)
-        self._file.write(data)
+        with _disk_full_is_507():
+            self._file.write(data)
 
     async def commit(self) -> StoredFile:
-        await asyncio.to_thread(self._flush_and_rename)
+        with _disk_full_is_507():
+            await asyncio.to_thread(self._flush_and_rename)
         return StoredFile(key=self._key, size=self.size, sha256=self._hash.hexdigest())
 
     def _flush_and_rename(self) -> None:
@@ -83,7 +87,9 @@ class LocalWriter:
         _fsync_dir(self._target.parent)
 
     def discard(self) -> None:
-        self._file.close()
+        # closing flushes what is buffered, which fails on a full disk: the file goes anyway
+        with contextlib.suppress(OSError):
+            self._file.close()
         self._temp.unlink(missing_ok=True)
 
 
@@ -140,6 +146,16 @@ class LocalFileStore:
         probe = self.root / "tasks" / f".health-{uuid.uuid4().hex[:8]}"
         await asyncio.to_thread(probe.write_bytes, b"ok")
         probe.unlink()
+
+
+@contextlib.contextmanager
+def _disk_full_is_507() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull() from exc
+        raise
 
 
 def _fsync_dir(path: Path) -> None:
