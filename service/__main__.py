@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         # SORAWM_TRUSTED_PROXIES in service.api.auth, never by uvicorn
         proxy_headers=False,
         log_level="warning",
-        timeout_graceful_shutdown=5,
+        # on SIGTERM: no new connections; transfers in flight get this long to finish; the
+        # leases of running tasks are left to their executors (or to expire)
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
     )
 
 

@@ -60,6 +60,8 @@ class ServiceSettings(BaseSettings):
     # a running task whose progress (percent, stage or message) has not moved for this long,
     # though its executor beats, is taken back like an expired lease (0: never)
     stall_timeout_s: float = Field(default=1800.0, ge=0)
+    # on SIGTERM, how long requests in flight (uploads, downloads, long polls) may go on
+    shutdown_timeout_s: float = Field(default=30.0, ge=0)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
