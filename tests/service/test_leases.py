@@ -151,7 +151,7 @@ def test_retryable_failure_requeues_while_attempts_remain(service, video: Path) 
         )
 
         assert response.status_code == 200
-        assert response.json() == {"status": "QUEUED", "attempts": 1}
+        assert response.json() == {"status": "QUEUED", "attempts": 1, "cooldown_s": 0.0}
         assert get_task(http, task["id"])["status"] == "QUEUED"
         assert executor.claim_one()["attempt"] == 2
 
@@ -190,7 +190,7 @@ def test_non_retryable_failure_ends_the_task_in_error_with_that_text(
     )
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ERROR", "attempts": 1}
+    assert response.json() == {"status": "ERROR", "attempts": 1, "cooldown_s": 0.0}
     ended = get_task(http, task["id"])
     assert ended["status"] == "ERROR"
     assert ended["error"] == "input is not a video: no video stream found"
