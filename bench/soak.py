@@ -240,10 +240,7 @@ def soak(
     ]
     env = {"SORAWM_LEASE_SECONDS": LEASE_S, "SORAWM_MAINTENANCE_INTERVAL_S": "0.3"}
     first = LiveService(work_dir / "replica-1", database_url=database_url, env=env).start()
-    second_dir = work_dir / "replica-2"
-    second_dir.mkdir(parents=True, exist_ok=True)
-    (second_dir / "data").symlink_to(first.data_dir, target_is_directory=True)
-    second = LiveService(second_dir, database_url=database_url, env=env).start()
+    second = first.replica(work_dir / "replica-2").start()
     try:
         both = [first, second]
         extra = max(1, int(tasks * throughput_share))

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from shared.contract import Headers, Routes
 from tests.fixtures.client import get_task, submit_ok
@@ -51,13 +54,23 @@ def slow_upload(
     return thread, answers
 
 
-def test_a_retry_that_overtakes_a_slow_first_upload_keeps_the_result(
+@dataclass
+class Overtaken:
+    task: dict[str, Any]
+    first: list[httpx.Response]  # the slow first upload's answer
+    retry: httpx.Response
+
+
+@pytest.fixture
+def overtaken(
     live: LiveService,
     http: httpx.Client,
     video: Path,
     result_bytes: bytes,
-    make_executor: type[ScriptedExecutor],
-) -> None:
+    make_executor: Callable[..., ScriptedExecutor],
+) -> Overtaken:
+    """A task whose result upload was sent again (a retry) while the first still streamed,
+    the retry finishing first."""
     task = submit_ok(http, video)
     executor = make_executor()
     claim = executor.claim_one()
@@ -65,11 +78,18 @@ def test_a_retry_that_overtakes_a_slow_first_upload_keeps_the_result(
     first, answers = slow_upload(live, task["id"], claim["lease_token"], result_bytes, release)
     try:
         retry = executor.upload_result(task["id"], claim["lease_token"], result_bytes)
-        assert retry.status_code == 200, retry.text
     finally:
         release.set()
         first.join(timeout=60)
+    return Overtaken(task, answers, retry)
 
+
+def test_a_retry_that_overtakes_a_slow_first_upload_keeps_the_result(
+    overtaken: Overtaken, http: httpx.Client, result_bytes: bytes
+) -> None:
+    task, answers, retry = overtaken.task, overtaken.first, overtaken.retry
+
+    assert retry.status_code == 200, retry.text
     assert [answer.status_code for answer in answers] == [200], answers[0].text
     assert answers[0].json() == retry.json()
     finished = get_task(http, task["id"])
@@ -81,27 +101,8 @@ def test_a_retry_that_overtakes_a_slow_first_upload_keeps_the_result(
     assert download.status_code == 200 and download.content == result_bytes
 
 
-def test_overlapping_uploads_leave_one_result_file(
-    live: LiveService,
-    http: httpx.Client,
-    video: Path,
-    result_bytes: bytes,
-    make_executor: type[ScriptedExecutor],
-) -> None:
-    task = submit_ok(http, video)
-    executor = make_executor()
-    claim = executor.claim_one()
-    release = threading.Event()
-    first, _answers = slow_upload(live, task["id"], claim["lease_token"], result_bytes, release)
-    try:
-        assert (
-            executor.upload_result(task["id"], claim["lease_token"], result_bytes).status_code
-            == 200
-        )
-    finally:
-        release.set()
-        first.join(timeout=60)
-
+def test_overlapping_uploads_leave_one_result_file(overtaken: Overtaken, live: LiveService) -> None:
+    task = overtaken.task
     task_dir = live.data_dir / "tasks" / task["id"]
     results = sorted(path.name for path in task_dir.iterdir() if path.name.startswith("result"))
     leftovers = sorted(path.name for path in task_dir.iterdir() if path.name.startswith("."))

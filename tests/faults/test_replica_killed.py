@@ -35,11 +35,7 @@ def two_replicas(
     service: Callable[..., LiveService], tmp_path: Path
 ) -> Iterator[tuple[LiveService, LiveService]]:
     first = service(**QUICK_REAPER)
-    workdir = tmp_path / "replica"
-    workdir.mkdir()
-    (workdir / "data").symlink_to(first.data_dir, target_is_directory=True)
-    second = LiveService(workdir=workdir, database_url=first.database_url, env=first.env)
-    second.start()
+    second = first.replica(tmp_path / "replica").start()
     yield first, second
     second.kill()
 

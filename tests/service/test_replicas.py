@@ -25,11 +25,7 @@ SLOW_SWEEP = {"SORAWM_MAINTENANCE_INTERVAL_S": "60"}
 @pytest.fixture
 def replicas(service, tmp_path: Path) -> Iterator[tuple[LiveService, LiveService]]:
     first = service(**SLOW_SWEEP)
-    workdir = tmp_path / "replica"
-    workdir.mkdir()
-    (workdir / "data").symlink_to(first.data_dir, target_is_directory=True)
-    second = LiveService(workdir=workdir, database_url=first.database_url, env=first.env)
-    second.start()
+    second = first.replica(tmp_path / "replica").start()
     yield first, second
     second.kill()
 
