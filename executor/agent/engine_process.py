@@ -111,30 +111,30 @@ class EngineProcess:
             except (EOFError, OSError):
                 return self._died()
             now = time.monotonic()
-            if message is None:
-                if not self._process.is_alive():
-                    return self._died()
-                if cancelled_at is not None and now - cancelled_at > CANCEL_GRACE_S:
-                    log.warning("the engine did not stop within {:.0f} s: killed", CANCEL_GRACE_S)
-                    self._kill()
-                    return Outcome(ok=False, cancelled=True)
-                if now - moved > (max(stall_s, LOADING_S) if stage == LOADING else stall_s):
-                    log.error("the engine made no progress for {:.0f} s: killed", stall_s)
-                    self._kill()
-                    return Outcome(
-                        ok=False,
-                        error=f"the engine made no progress for {stall_s:.0f} s and was killed",
-                        retryable=True,
-                    )
-                continue
-            kind = message[0]
-            if kind == "progress":
-                moved, stage = now, message[2]
-                progress(message[1], stage)
-            elif kind == "log":
-                log.log(message[1], "{}", message[2])
-            elif kind == "done":
-                return Outcome(**message[1])
+            if message is not None:
+                kind = message[0]
+                if kind == "done":
+                    return Outcome(**message[1])
+                if kind == "progress":
+                    moved, stage = now, message[2]
+                    progress(message[1], stage)
+                elif kind == "log":
+                    log.log(message[1], "{}", message[2])
+            elif not self._process.is_alive():
+                return self._died()
+            # judged on every turn: a stream of log lines is no progress
+            if cancelled_at is not None and now - cancelled_at > CANCEL_GRACE_S:
+                log.warning("the engine did not stop within {:.0f} s: killed", CANCEL_GRACE_S)
+                self._kill()
+                return Outcome(ok=False, cancelled=True)
+            if now - moved > (max(stall_s, LOADING_S) if stage == LOADING else stall_s):
+                log.error("the engine made no progress for {:.0f} s: killed", stall_s)
+                self._kill()
+                return Outcome(
+                    ok=False,
+                    error=f"the engine made no progress for {stall_s:.0f} s and was killed",
+                    retryable=True,
+                )
 
     def _died(self) -> Outcome:
         code = None

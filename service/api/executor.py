@@ -17,7 +17,7 @@ from service.files.inflow import received
 from service.files.ranges import file_response
 from service.models import TaskRow
 from service.state import AppState, StateDep
-from service.tasks.sql import ensure_leased
+from service.tasks.machine import ensure_leased
 from shared.contract import (
     ClaimedInput,
     ClaimRequest,

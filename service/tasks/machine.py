@@ -33,7 +33,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.clock import Clock
+from service.errors import LeaseLost
 from service.models import TaskRow
+from shared.contract import TaskStatus
+
+
+def ensure_leased(task: TaskRow, lease_token: str | None) -> TaskRow:
+    """The task, if `lease_token` is its current lease; else LeaseLost (→ 409)."""
+    if task.status != TaskStatus.PROCESSING or not lease_token or task.lease_token != lease_token:
+        raise LeaseLost()
+    return task
 
 
 @dataclass(frozen=True)

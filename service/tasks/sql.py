@@ -30,7 +30,7 @@ from service.clock import Clock, aware, utcnow
 from service.errors import InvalidTransition, LeaseLost, TaskNotFound
 from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row
 from service.runtime.db import Database
-from service.tasks.machine import FaultPolicy, Renewal
+from service.tasks.machine import FaultPolicy, Renewal, ensure_leased
 from shared.contract import BASE_INPAINTERS, ENDED_STATUSES, TaskStatus
 
 QUEUED = TaskStatus.QUEUED.value
@@ -40,12 +40,6 @@ ENDED = [status.value for status in ENDED_STATUSES]
 
 def task_log(task_id: str, executor_id: str | None = None) -> Any:
     return logger.bind(task_id=task_id, executor_id=executor_id)
-
-
-def ensure_leased(task: TaskRow, lease_token: str | None) -> TaskRow:
-    if task.status != PROCESSING or not lease_token or task.lease_token != lease_token:
-        raise LeaseLost()
-    return task
 
 
 def log_claimed(task: TaskRow, executor_id: str) -> None:
