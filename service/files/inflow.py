@@ -24,7 +24,9 @@ async def received(
     alive_at = time.monotonic()
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(chunks), idle_s)
+            # a timer per chunk, not a task as `wait_for` makes: uploads read many chunks
+            async with asyncio.timeout(idle_s):
+                chunk = await anext(chunks)
         except StopAsyncIteration:
             return
         except TimeoutError:
