@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 from loguru import logger
 
@@ -39,6 +40,7 @@ from executor.engine.overlay import (
     confirm,
     estimate_matte,
     ink_extent,
+    ink_mask,
     recover,
     reuse,
 )
@@ -329,8 +331,36 @@ def _detect(
     ]
     boxes += [None] * (len(detections) - len(boxes))
     runs, refused = _confirm_segments(result, detections, evidence, boxes, info)
-    plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin)
+    masks: list[np.ndarray | None] = [None] * len(boxes)
+    for segment, run in runs:
+        weights = _ink_weights(run, segment.box, margin)
+        masks[segment.start : segment.end + 1] = [weights] * segment.frames
+    plan = MarkPlan(width=info.width, height=info.height, boxes=boxes, margin=margin, masks=masks)
     return _Found(plan, runs, refused, full_range)
+
+
+def _ink_weights(run: RunEvidence, planned: Box, margin: int) -> np.ndarray | None:
+    """Weights over the planned box: the run's ink grown by `margin` (blur, shadow, codec
+    ringing), feathered over its outer pixels; None (the whole box) when the frames cannot
+    say where the ink is."""
+    mask = ink_mask(run)
+    if mask is None:
+        return None
+    x1, y1, x2, y2 = planned
+    rx1, ry1, rx2, ry2 = run.region
+    over = np.zeros((y2 - y1, x2 - x1), dtype=np.uint8)
+    ix1, iy1, ix2, iy2 = max(x1, rx1), max(y1, ry1), min(x2, rx2), min(y2, ry2)
+    if ix2 <= ix1 or iy2 <= iy1:
+        return None
+    inside = mask[iy1 - ry1 : iy2 - ry1, ix1 - rx1 : ix2 - rx1]
+    over[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] = inside
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    grown = cv2.dilate(over, kernel)
+    feather = max(2, margin // 2)
+    distance = cv2.distanceTransform(np.pad(grown, 1, mode="edge"), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    weights = np.clip((distance - 0.5) / feather, 0.0, 1.0).astype(np.float32)
+    weights[grown == 0] = 0.0
+    return weights
 
 
 def _confirm_segments(

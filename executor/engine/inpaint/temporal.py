@@ -194,20 +194,23 @@ class TemporalInpainter(Inpainter):
             if box is None:
                 continue
             sources = self._choice.get(frame.index)
+            weights = plan.mask(frame.index)
             if sources is None or not (sources.before or sources.after) or self._path is None:
-                crop_box, fill = telea_fill(frame, box)
+                crop_box, fill = telea_fill(frame, box, weights=weights)
                 composite(frame, box, fill, crop_box, plan.feather)
                 continue
             assert self._gatherer is not None
             self._gatherer.wait_for(max(sources.before + sources.after))
             sources = self._gathered(sources)
             if not (sources.before or sources.after):  # the source ended before them
-                crop_box, fill = telea_fill(frame, box)
+                crop_box, fill = telea_fill(frame, box, weights=weights)
                 composite(frame, box, fill, crop_box, plan.feather)
                 continue
             region, target = frame.read_region(grow(box, RING, frame.width, frame.height))
             plate, valid = self._fill_region(frame.index, region, sources, plan)
-            inside = box_mask(region, box)
+            # With a mask, the box's pixels outside it are known picture: the plate is
+            # matched to them too, and only the mask's pixels are filled spatially.
+            inside = box_mask(region, box, weights)
             fill = _match(plate, target, inside, valid, box)
             composite(frame, box, fill, region, plan.feather)
 

@@ -11,7 +11,7 @@
 
 from executor.engine.overlay.confirm import Verdict, confirm
 from executor.engine.overlay.evidence import EvidenceCollector, RunEvidence
-from executor.engine.overlay.extent import ink_extent
+from executor.engine.overlay.extent import ink_extent, ink_mask
 from executor.engine.overlay.matte import Matte, estimate_matte, recover, reuse
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "confirm",
     "estimate_matte",
     "ink_extent",
+    "ink_mask",
     "recover",
     "reuse",
 ]

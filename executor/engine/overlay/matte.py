@@ -24,6 +24,7 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+from loguru import logger
 
 from executor.engine.frames import Box
 from executor.engine.inpaint.motion import CameraPath
@@ -37,6 +38,7 @@ MAX_SOURCES = 96  # other crops tried per crop, nearest in time first
 STALE_SOURCES = 12  # ... until this many in a row showed nothing new
 FILL_ERROR = 8.0  # an inpainter's fill error (levels) when the frame cannot measure it
 NOISE = 1.5  # codec noise of one decoded pixel, in levels
+MAX_LEFT_EDGES = 0.5  # share of the overlay's fixed edge energy an inversion may leave
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,27 @@ def estimate_matte(
     error = np.where(known, 0.0, error).astype(np.float32)
     if not fit.any():
         return None
+    if not removes_overlay(stack, gain, offset, run.box_in_region):
+        logger.debug("frames {}-{}: the matte leaves the overlay: not used", run.first, run.last)
+        return None
     return Matte(run.region, gain, rgb_offset, reliable, error)
+
+
+def removes_overlay(stack: np.ndarray, gain: np.ndarray, offset: np.ndarray, box: Box) -> bool:
+    """Whether inverting the blend (luma levels) takes the fixed overlay out of the run's
+    own frames: the edges that stay put over the box must lose most of their energy. A
+    matte fitted to a misjudged camera path (hand-held shake, a rolling shutter) invents
+    an edge pattern of its own instead, and recovers worse than the fill alone."""
+    recovered = (stack - offset[None]) / np.maximum(gain, 0.02)[None]
+    x1, y1, x2, y2 = box
+    before = _fixed_energy(stack[:, y1:y2, x1:x2])
+    after = _fixed_energy(recovered[:, y1:y2, x1:x2])
+    return after <= MAX_LEFT_EDGES * before
+
+
+def _fixed_energy(stack: np.ndarray) -> float:
+    gy, gx = np.gradient(stack, axis=(1, 2))
+    return float((np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2).mean())
 
 
 def _pair_sums(
