@@ -57,6 +57,7 @@ ProgressCallback = Callable[[float, str], None]  # (percent 0..100, stage)
 RawBoxes = Sequence[Sequence[int] | None] | Mapping[str | int, Sequence[int] | None]
 
 BATCH = 16
+SCAN_EDGE_GAP_S = 0.07  # two frames at 30 fps
 # Share of the progress bar per stage, when the stage runs.
 _WEIGHTS = {"detect": 0.35, "inpaint": 0.2, "encode": 0.45}
 
@@ -324,7 +325,12 @@ def _detect(
     margin = margin_for(info.width, info.height)
     # The tracker dilates the boxes itself (its margin is a fraction of the box size);
     # `margin` here only sets the width of the blend's feather.
-    result = track(detections, width=info.width, height=info.height, fps=info.fps)
+    # The scanner bisects every change to its frame: a gap it reports between two places
+    # is the mark away, not a miss; only a fade's faintest frames at a segment's edge are
+    # bridged (the tracker's own default, for detections of every frame, is wider).
+    result = track(
+        detections, width=info.width, height=info.height, fps=info.fps, edge_gap_s=SCAN_EDGE_GAP_S
+    )
     boxes: list[Box | None] = [
         None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
         for box in result.boxes

@@ -106,27 +106,39 @@ class Scanner:
     def _bisect(
         self, frames: list[Frame], before: Detection | None, after: Detection | None
     ) -> list[Detection | None]:
-        """States of `frames` (the last is the sample showing `after`): binary search for
-        the first frame in the `after` state. The mark is in one place at a time, so a
-        probe looks for it where it was, then where it went; a probe that finds it in
-        neither place counts as changed only when the change is its leaving."""
-        seen: dict[int, Detection | None] = {}
-        low, high = 0, len(frames) - 1  # frames[high] is known to be in the `after` state
-        while low < high:
-            middle = (low + high) // 2
-            found_before = None if before is None else self._check(frames[middle], before.box)
-            found_after = None
-            if found_before is None and after is not None:
-                found_after = self._check(frames[middle], after.box)
-            changed = found_after is not None or (found_before is None and after is None)
-            if changed:
-                high = middle
-            else:
-                low = middle + 1
-                if found_before is not None:
-                    seen[middle] = found_before
-        # Before the change: what the probe saw (the same mark) or `before`; from it: `after`.
-        return [seen.get(k, before) if k < high else after for k in range(len(frames))]
+        """States of `frames` (the last is the sample showing `after`): two binary searches,
+        for the last frame where the mark still sits where it was (probing there) and for
+        the first frame where it sits where it went (probing there). The frames between
+        show neither (the mark was away between two places) and keep no mark, so nothing
+        is repainted where nothing is."""
+        seen: dict[int, Detection] = {}
+        last = len(frames) - 1
+        gone = 0  # first frame without `before`
+        if before is not None:
+            low, high = 0, last  # frames[last] is known not to show `before`
+            while low < high:
+                middle = (low + high) // 2
+                found = self._check(frames[middle], before.box)
+                if found is not None:
+                    seen[middle] = found
+                    low = middle + 1
+                else:
+                    high = middle
+            gone = low
+        came = last + 1 if after is None else last  # first frame showing `after`
+        if after is not None:
+            low, high = gone, last
+            while low < high:
+                middle = (low + high) // 2
+                if self._check(frames[middle], after.box) is not None:
+                    high = middle
+                else:
+                    low = middle + 1
+            came = low
+        return [
+            seen.get(k, before) if k < gone else (after if k >= came else None)
+            for k in range(len(frames))
+        ]
 
     def _emit(self, frames: list[Frame], states: list[Detection | None]) -> None:
         for frame, state in zip(frames, states, strict=True):

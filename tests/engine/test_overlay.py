@@ -291,3 +291,16 @@ def test_a_fixed_line_through_the_box_does_not_grow_it_past_a_quarter() -> None:
     x1, _, x2, _ = ink_extent(run)
     width = MARK_AT[2] - MARK_AT[0]
     assert x1 >= MARK_AT[0] - width // 4 - 1 and x2 <= MARK_AT[2] + width // 4 + 1
+
+
+def test_a_matte_fitted_to_a_misjudged_camera_path_is_not_used() -> None:
+    """Pairs taken along the wrong path invent an edge pattern of their own: inverting it
+    would leave the overlay (and add more), so the fill alone is kept."""
+    ink, shade = overlay()
+    pictures, camera = panning(21)
+    run = collect([composite(p, ink, shade) for p in pictures], range(FRAMES)).runs[0]
+    assert estimate_matte(run, camera) is not None
+    # the camera said to go the other way, twice as fast
+    back = np.array([[1, 0, 2 * PAN[0]], [0, 1, 2 * PAN[1]], [0, 0, 1]])
+    wrong = [m @ np.linalg.matrix_power(back, t) for t, m in enumerate(camera.matrices)]
+    assert estimate_matte(run, CameraPath(wrong, static=False)) is None

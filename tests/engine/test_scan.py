@@ -40,6 +40,19 @@ def jumping_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClipFiles, l
     return files, truth
 
 
+@pytest.fixture(scope="module")
+def clip_with_gaps(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClipFiles, list[Box | None]]:
+    """The wide family's mark, away for 10 frames and for 2 frames between two places."""
+    spec = ClipSpec(width=640, height=360, seconds=8.0, fps=15, family="sora")
+    files = generate_clip(tmp_path_factory.mktemp("gaps"), EVAL_SEED_START + 5, 0, spec)
+    raw = json.loads(files.boxes.read_text())
+    truth: list[Box | None] = [
+        None if raw[str(i)] is None else tuple(raw[str(i)])  # type: ignore[misc]
+        for i in range(len(raw))
+    ]
+    return files, truth
+
+
 def scan(detector: Detector, path: Path, **options: object) -> Scanner:
     scanner = Scanner(detector, **options)  # type: ignore[arg-type]
     with VideoReader(path, copy=False) as reader:
@@ -66,6 +79,17 @@ def test_every_frame_gets_the_mark_where_it_is(
         if (box is None) != (not found) or (box is not None and iou(found[0].box, box) < 0.5)
     ]
     assert wrong == []
+
+
+def test_frames_where_the_mark_is_away_between_two_places_get_no_mark(
+    detector: Detector, clip_with_gaps: tuple[ClipFiles, list[Box | None]]
+) -> None:
+    files, truth = clip_with_gaps
+    away = [i for i in range(1, len(truth) - 1) if truth[i] is None and truth[i - 1] is not None]
+    assert away, "the test clip should take the mark away between two places"
+    detections = scan(detector, files.marked).detections
+    marked_while_away = [i for i, box in enumerate(truth) if box is None and detections[i]]
+    assert marked_while_away == []
 
 
 def test_the_detector_sees_a_fraction_of_the_frames(

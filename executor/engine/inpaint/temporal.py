@@ -319,11 +319,15 @@ def _match(
     correction = _low_pass(diff, sigma) / np.maximum(weight, 1e-3)[..., None]
     # Structure left on the ring once grain is blurred away: the plate does not fit.
     left = cv2.GaussianBlur((diff - correction * ring[..., None]), (0, 0), 1.5)
-    residual = float(np.abs(left).sum() / (3 * ring.sum()))
     fill = plate + correction
-    mix = float(np.clip((residual - _TRUST) / (_DISTRUST - _TRUST), 0.0, 1.0))
-    if mix > 0.0:
-        fill = fill * (1.0 - mix) + _spatial(target, inside) * mix
+    # Where it does not fit, judged near each pixel (something passed through part of the
+    # box in the sources: a subtitle, a hand), the spatial fill takes over there. A mask's
+    # gaps between the letters are known picture too, so the judgement is local.
+    mismatch = np.abs(left).sum(axis=2) / 3.0
+    local = _low_pass(mismatch * ring, sigma) / np.maximum(weight, 1e-3)
+    mix = np.clip((local - _TRUST) / (_DISTRUST - _TRUST), 0.0, 1.0).astype(np.float32)
+    if float(mix.max()) > 0.0:
+        fill = fill * (1.0 - mix[..., None]) + _spatial(target, inside) * mix[..., None]
     return fill
 
 

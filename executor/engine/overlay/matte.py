@@ -39,6 +39,7 @@ STALE_SOURCES = 12  # ... until this many in a row showed nothing new
 FILL_ERROR = 8.0  # an inpainter's fill error (levels) when the frame cannot measure it
 NOISE = 1.5  # codec noise of one decoded pixel, in levels
 MAX_LEFT_EDGES = 0.5  # share of the overlay's fixed edge energy an inversion may leave
+MAX_SWING = 2.0  # the recovered pixels' spread over time, in spreads of the ring's
 
 
 @dataclass(frozen=True)
@@ -133,13 +134,21 @@ def estimate_matte(
 
 def removes_overlay(stack: np.ndarray, gain: np.ndarray, offset: np.ndarray, box: Box) -> bool:
     """Whether inverting the blend (luma levels) takes the fixed overlay out of the run's
-    own frames: the edges that stay put over the box must lose most of their energy. A
-    matte fitted to a misjudged camera path (hand-held shake, a rolling shutter) invents
-    an edge pattern of its own instead, and recovers worse than the fill alone."""
+    own frames, and leaves a picture that moves like the picture around it: the edges that
+    stay put over the box must lose most of their energy, and the recovered pixels must
+    not swing more than the ring's. A matte fitted to a misjudged camera path (hand-held
+    shake, a rolling shutter) invents an edge pattern of its own, or divides by a gain near
+    zero, and recovers worse than the fill alone."""
     recovered = (stack - offset[None]) / np.maximum(gain, 0.02)[None]
     x1, y1, x2, y2 = box
     before = _fixed_energy(stack[:, y1:y2, x1:x2])
     after = _fixed_energy(recovered[:, y1:y2, x1:x2])
+    inked = gain < 0.9
+    ring = known_mask(gain.shape, box)
+    if inked.any() and ring.any():
+        swing = float(np.median(recovered.std(axis=0)[inked]))
+        if swing > MAX_SWING * max(float(np.median(stack.std(axis=0)[ring])), NOISE):
+            return False
     return after <= MAX_LEFT_EDGES * before
 
 
