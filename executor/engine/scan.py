@@ -36,6 +36,12 @@ MIN_CROP = 96  # network pixels: the detector needs some context around a small 
 # and shape, so a weaker answer counts there (a mark fading in or out, a hard background).
 # The overlay check confirms every segment before a pixel changes.
 KNOWN_CONF_SHARE = 0.5
+# A weakly held mark may be a look-alike (white text, a station logo) that hides the real
+# one: the crop checks keep confirming it and the whole frame is never searched again. So
+# while the held mark scores below STRONG_SCORE, every REVISIT-th sample also searches the
+# whole frame, and a stronger detection elsewhere takes over.
+STRONG_SCORE = 0.6
+REVISIT = 2
 
 FrameObserver = Callable[[Frame, Box | None], None]
 Progress = Callable[[int], None]  # frames resolved so far
@@ -73,6 +79,7 @@ class Scanner:
         self.stats = ScanStats()
         self._pending: list[Frame] = []  # frames after the last sample, not yet resolved
         self._state: Detection | None = None  # the mark at the last sample
+        self._held = 0  # samples the current mark has been held by crop checks
 
     def add(self, frame: Frame) -> None:
         if not self.detections and not self._pending:
@@ -98,13 +105,37 @@ class Scanner:
         before = self._state
         after = self._look(frames[-1], before)
         states: list[Detection | None] = [after] * len(frames)
-        if not _same(before, after) and len(frames) > 1:
+        if after is not None and before is not None and _same(before, after):
+            self._held += 1
+            rival = self._revisit(frames[-1], after)
+            if rival is not None:
+                # Both show in the last frame: only where the stronger one came is searched.
+                states = self._bisect(frames, None, rival, before_state=before)
+                after = rival
+        elif not _same(before, after) and len(frames) > 1:
             states = self._bisect(frames, before, after)
+        if not _same(before, after):
+            self._held = 0
         self._state = after
         self._emit(frames, states)
 
+    def _revisit(self, frame: Frame, held: Detection) -> Detection | None:
+        """A stronger detection elsewhere in the whole frame, when the held mark is weak and
+        it is time to look again; else None."""
+        if held.score >= STRONG_SCORE or self._held % REVISIT:
+            return None
+        found = self._whole(frame)
+        if found is None or _same(found, held) or found.score <= held.score:
+            return None
+        return found
+
     def _bisect(
-        self, frames: list[Frame], before: Detection | None, after: Detection | None
+        self,
+        frames: list[Frame],
+        before: Detection | None,
+        after: Detection | None,
+        *,
+        before_state: Detection | None = None,
     ) -> list[Detection | None]:
         """States of `frames` (the last is the sample showing `after`): two binary searches,
         for the last frame where the mark still sits where it was (probing there) and for
@@ -135,8 +166,11 @@ class Scanner:
                 else:
                     low = middle + 1
             came = low
+        # `before_state`: what the frames show until `after` comes, when `before` was not
+        # searched for (it is still there in the last frame).
+        waiting = before_state if before is None else None
         return [
-            seen.get(k, before) if k < gone else (after if k >= came else None)
+            seen.get(k, before) if k < gone else (after if k >= came else waiting)
             for k in range(len(frames))
         ]
 
