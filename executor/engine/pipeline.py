@@ -387,6 +387,10 @@ def _confirm_segments(
         scores = [d.score for i in range(segment.start, segment.end + 1) for d in detections[i]]
         score = sum(scores) / len(scores) if scores else 0.0
         run = evidence.run_for(segment.start, segment.end, segment.detected)
+        if run is not None:
+            # The run kept the box of its first frame (a fade's first frames give a looser
+            # one); the segment's median box is the mark's.
+            run.box = _within(segment.detected, run.region)
         verdict = confirm(run, score)
         if not verdict.accepted:
             logger.info(
@@ -456,6 +460,15 @@ def _estimate_mattes(found: _Found, camera: CameraPath) -> dict[int, Matte]:
         if matte is not None:
             mattes.update(dict.fromkeys(range(segment.start, segment.end + 1), matte))
     return mattes
+
+
+def _within(box: Box, region: Box) -> Box:
+    return (
+        max(box[0], region[0]),
+        max(box[1], region[1]),
+        min(box[2], region[2]),
+        min(box[3], region[3]),
+    )
 
 
 def _union(a: Box, b: Box) -> Box:

@@ -304,3 +304,22 @@ def test_a_matte_fitted_to_a_misjudged_camera_path_is_not_used() -> None:
     back = np.array([[1, 0, 2 * PAN[0]], [0, 1, 2 * PAN[1]], [0, 0, 1]])
     wrong = [m @ np.linalg.matrix_power(back, t) for t, m in enumerate(camera.matrices)]
     assert estimate_matte(run, CameraPath(wrong, static=False)) is None
+
+
+def test_a_caption_through_a_corner_of_the_box_is_not_taken_for_the_ink() -> None:
+    """A fixed caption (a fixed overlay too, while it shows) running into the box is the
+    picture's: its letters inside the box stay as decoded."""
+    ink, shade = overlay()
+    pictures, _ = panning(22)
+    caption = np.zeros((HEIGHT, WIDTH), np.float32)
+    write(caption, "BREAKING NEWS", (MARK_AT[0] + 32, MARK_AT[1] + 5), 0.4, 1.0)
+    frames = [composite(p, ink, shade) * (1 - caption) + 235.0 * caption for p in pictures]
+    run = collect(frames, range(FRAMES)).runs[0]
+    mask = ink_mask(run)
+    assert mask is not None
+    rx, ry = run.region[0], run.region[1]
+    x1, y1, x2, y2 = MARK_AT
+    in_box = caption[y1:y2, x1:x2] > 0.3
+    assert in_box.sum() >= 20, "the caption should reach into the box"
+    taken = mask[y1 - ry : y2 - ry, x1 - rx : x2 - rx] & in_box
+    assert taken.sum() <= 0.1 * in_box.sum()
