@@ -21,7 +21,7 @@ def test_auto_picks_the_first_gpu_or_the_cpu() -> None:
 
 
 def test_a_cuda_device_that_does_not_exist_is_a_clear_error() -> None:
-    expected = "does not exist: torch sees" if GPUS else "torch sees no CUDA GPU"
+    expected = "does not exist: " if GPUS else "torch sees no CUDA GPU"
     with pytest.raises(DeviceError, match=expected):
         resolve_device(f"cuda:{GPUS + 3}")
 
