@@ -8,16 +8,22 @@ from pathlib import Path
 from loguru import logger
 
 from executor import __version__
+from executor.agent.offers import build_offers
 from shared.contract import BASE_INPAINTERS, Capabilities
 
 
-def detect_capabilities(device: str, lama_model: Path | None = None) -> Capabilities:
+def detect_capabilities(
+    device: str, lama_model: Path | None = None, detector_weights: Path | None = None
+) -> Capabilities:
     """`device` is already resolved (cpu, cuda:0, …). `lama` is offered only when the LaMa
     model is configured and loads here: a task asking for it must not fail on this box."""
+    offers = build_offers(detector_weights)
     caps = Capabilities(
         device=device,
         engine_version=__version__,
         inpainters=[*BASE_INPAINTERS, *(["lama"] if _lama_loads(lama_model, device) else [])],
+        detector=offers.detector,
+        devices=offers.devices,
     )
     if device.startswith("cuda"):
         import torch  # only a GPU box pays for the import here

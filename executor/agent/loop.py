@@ -91,7 +91,9 @@ class Agent:
             self.engine.close()
 
     def _run(self) -> int:
-        capabilities = detect_capabilities(self.device, self.settings.lama_model)
+        capabilities = detect_capabilities(
+            self.device, self.settings.lama_model, self.settings.detector_weights
+        )
         logger.info(
             "{} ready on {} ({}), service {}",
             self.client.executor_id,
