@@ -44,6 +44,10 @@ class OnnxModel:
                     "(install onnxruntime-gpu, or give --detector-weights a .pt checkpoint "
                     "with torch installed)"
                 )
+            # onnxruntime-gpu finds CUDA and cuDNN in the NVIDIA wheels beside it (also inside
+            # a build: the spec keeps that layout), not on the loader's default path
+            if hasattr(onnxruntime, "preload_dlls"):
+                onnxruntime.preload_dlls()
             index = device.partition(":")[2] or "0"
             providers = [(CUDA_PROVIDER, {"device_id": index}), "CPUExecutionProvider"]
         try:
