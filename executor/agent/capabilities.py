@@ -26,12 +26,11 @@ def detect_capabilities(
         devices=offers.devices,
     )
     if device.startswith("cuda"):
-        import torch  # only a GPU box pays for the import here
+        from executor.engine.device import cuda_device_info  # only a GPU box asks
 
-        index = int(device.partition(":")[2] or 0)
-        props = torch.cuda.get_device_properties(index)
-        caps.gpu_name = props.name
-        caps.vram_mb = int(props.total_memory // (1024 * 1024))
+        info = cuda_device_info(int(device.partition(":")[2] or 0))
+        if info is not None:
+            caps.gpu_name, caps.vram_mb = info
     return caps
 
 

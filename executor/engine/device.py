@@ -76,6 +76,30 @@ def _driver_device_count() -> int:
     return count.value
 
 
+def cuda_device_info(index: int) -> tuple[str, int] | None:
+    """(name, memory in MiB) of CUDA GPU `index`: from torch where installed, else from the
+    NVIDIA driver (a build without torch); None when neither can tell."""
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        props = torch.cuda.get_device_properties(index)
+        return str(props.name), int(props.total_memory // (1024 * 1024))
+    name = "nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1"
+    try:
+        cuda = ctypes.CDLL(name)
+        device, raw, memory = ctypes.c_int(0), ctypes.create_string_buffer(256), ctypes.c_size_t(0)
+        if (
+            cuda.cuInit(0) != 0
+            or cuda.cuDeviceGet(ctypes.byref(device), index) != 0
+            or cuda.cuDeviceGetName(raw, len(raw), device) != 0
+            or cuda.cuDeviceTotalMem_v2(ctypes.byref(memory), device) != 0
+        ):
+            return None
+    except OSError:
+        return None
+    return raw.value.decode(errors="replace"), memory.value // (1024 * 1024)
+
+
 def use_half(device: str) -> bool:
     """Half precision where it pays and is safe: on CUDA, not on CPU."""
     return device.startswith("cuda")
