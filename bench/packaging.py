@@ -41,6 +41,10 @@ def tree_size(path: Path) -> int:
 
 
 def packed_size(folder: Path, work: Path) -> int:
+    """The archive the spec made beside the folder, else the folder packed here."""
+    made = sorted(folder.parent.glob(f"{folder.name}-*.tar.gz"))
+    if made:
+        return made[0].stat().st_size
     archive = work / f"{folder.name}.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname=folder.name)
