@@ -748,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
         names = {c.name for c in clips}
         skipped = list(dict.fromkeys(n for n in every if n not in names))
     detector = None
-    weights = args.detector_weights or "executor/engine/weights/sorawm-yolo-n.pt (shipped)"
+    weights = args.detector_weights or "executor/engine/weights/sorawm-yolo-n.onnx (shipped)"
     try:
         detector = load_detector(args.detector_weights, args.device)
         detected_by = f"detector {weights} + tracker + overlay confirmation"

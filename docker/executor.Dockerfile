@@ -21,7 +21,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY executor ./executor
-RUN pip install ".[executor]" \
+RUN pip install ".[executor,torch]" \
     && useradd --system --uid 10001 --home-dir /work sorawm \
     && mkdir -p /work /tmp/yolo && chown sorawm /work /tmp/yolo
 

@@ -340,6 +340,10 @@ class Capabilities(BaseModel):
     engine_version: str | None = None
     # the inpainters it can run; None (an older executor): BASE_INPAINTERS
     inpainters: list[str] | None = Field(default=None, max_length=16)
+    # what its build runs, as `et_sorawm --version` says: the detector weights (file, sha256,
+    # training seeds) and the devices (cpu, cuda); None from an older executor
+    detector: str | None = Field(default=None, max_length=512)
+    devices: list[str] | None = Field(default=None, max_length=8)
 
     def runs(self) -> list[str]:
         return list(BASE_INPAINTERS) if self.inpainters is None else self.inpainters

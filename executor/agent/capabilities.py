@@ -8,24 +8,29 @@ from pathlib import Path
 from loguru import logger
 
 from executor import __version__
+from executor.agent.offers import build_offers
 from shared.contract import BASE_INPAINTERS, Capabilities
 
 
-def detect_capabilities(device: str, lama_model: Path | None = None) -> Capabilities:
+def detect_capabilities(
+    device: str, lama_model: Path | None = None, detector_weights: Path | None = None
+) -> Capabilities:
     """`device` is already resolved (cpu, cuda:0, …). `lama` is offered only when the LaMa
     model is configured and loads here: a task asking for it must not fail on this box."""
+    offers = build_offers(detector_weights)
     caps = Capabilities(
         device=device,
         engine_version=__version__,
         inpainters=[*BASE_INPAINTERS, *(["lama"] if _lama_loads(lama_model, device) else [])],
+        detector=offers.detector,
+        devices=offers.devices,
     )
     if device.startswith("cuda"):
-        import torch  # only a GPU box pays for the import here
+        from executor.engine.device import cuda_device_info  # only a GPU box asks
 
-        index = int(device.partition(":")[2] or 0)
-        props = torch.cuda.get_device_properties(index)
-        caps.gpu_name = props.name
-        caps.vram_mb = int(props.total_memory // (1024 * 1024))
+        info = cuda_device_info(int(device.partition(":")[2] or 0))
+        if info is not None:
+            caps.gpu_name, caps.vram_mb = info
     return caps
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from loguru import logger
 from pydantic import ValidationError
 
-from executor import __version__
 from executor.agent.settings import ExecutorSettings
 
 DESCRIPTION = """\
@@ -62,8 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
         "retried (300)",
     )
     add("--log-level", help="DEBUG, INFO (default), WARNING, ERROR")
-    add("--version", action="version", version=f"et_sorawm {__version__}")
+    add("--version", action=_Version, help="the version, detector weights, inpainters and devices")
     return parser
+
+
+class _Version(argparse.Action):
+    """--version: what this build runs, told without loading the engine."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from executor.agent.offers import build_offers
+
+        print(build_offers().lines())
+        parser.exit()
 
 
 def load_settings(argv: list[str] | None) -> ExecutorSettings:

@@ -67,6 +67,10 @@ class Agent:
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        # Windows: a console's Ctrl-Break (and a service manager's CTRL_BREAK_EVENT) arrives
+        # as SIGBREAK, Ctrl-C as SIGINT; SIGTERM is never sent there (TerminateProcess kills)
+        if hasattr(signal, "SIGBREAK"):
+            signal.signal(signal.SIGBREAK, self._on_signal)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.draining.is_set():
@@ -91,7 +95,9 @@ class Agent:
             self.engine.close()
 
     def _run(self) -> int:
-        capabilities = detect_capabilities(self.device, self.settings.lama_model)
+        capabilities = detect_capabilities(
+            self.device, self.settings.lama_model, self.settings.detector_weights
+        )
         logger.info(
             "{} ready on {} ({}), service {}",
             self.client.executor_id,

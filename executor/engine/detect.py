@@ -1,52 +1,54 @@
-"""The watermark detector: an ultralytics YOLO model run in batches on RGB frames.
+"""The watermark detector: a YOLO model run in batches on RGB frames.
 
-The shipped weights (weights/sorawm-yolo-n.pt, made by `python -m tools.train`)
-find the Sora mark; any other ultralytics YOLO detection checkpoint (.pt) loads too, such as
-SoraWatermarkCleaner's single-class detector. Which classes count as the watermark: those
-whose name contains "watermark" (any case), or class 0 when no name does. The other
-classes are ignored.
+The shipped weights (weights/sorawm-yolo-n.onnx, exported by `python -m tools.train.export_onnx`
+from weights/sorawm-yolo-n.pt, made by `python -m tools.train`) find the Sora mark; they run
+with ONNX Runtime (detect_onnx.py: no torch). Any ultralytics YOLO detection checkpoint (.pt),
+such as SoraWatermarkCleaner's single-class detector, or its ONNX export loads too; a .pt
+runs through ultralytics and torch (detect_torch.py, the `torch` extra). Which classes count
+as the watermark: those whose name contains "watermark" (any case), or class 0 when no name
+does. The other classes are ignored.
 
 Nothing here touches the network: ultralytics is imported offline (YOLO_OFFLINE, no
 auto-install), a weights path must be an existing file (ultralytics would otherwise try to
-download a bare name such as "yolo11n.pt"), and inference runs on the torch module itself.
+download a bare name such as "yolo11n.pt"), and inference runs on the model itself.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import cv2
 import numpy as np
 from loguru import logger
 
+from executor.engine.detect_errors import BadWeights, DetectorError, WeightsNotFound
+from executor.engine.detect_torch import import_ultralytics
 from executor.engine.device import resolve_device, use_half
 from executor.engine.frames import Box
+from executor.engine.weights_card import SHIPPED_WEIGHTS
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "sorawm-yolo-n.pt"
+__all__ = [
+    "BadWeights",
+    "Detection",
+    "Detector",
+    "DetectorError",
+    "View",
+    "WeightsNotFound",
+    "import_ultralytics",
+    "nms",
+    "watermark_classes",
+]
+
+DEFAULT_WEIGHTS = SHIPPED_WEIGHTS
+WEIGHTS_DIR = DEFAULT_WEIGHTS.parent
 DEFAULT_CONF = 0.25
 DEFAULT_IMGSZ = 640  # network width of a frame (see Detector.scale_for)
 NMS_IOU = 0.5
 MAX_PER_FRAME = 10
 _PAD_VALUE = 114  # ultralytics' letterbox grey
-
-
-class DetectorError(Exception):
-    """the watermark detector could not be set up"""
-
-
-class WeightsNotFound(DetectorError):
-    """detector weights file not found"""
-
-
-class BadWeights(DetectorError):
-    """detector weights file is not a usable ultralytics YOLO detection checkpoint"""
 
 
 @dataclass(frozen=True)
@@ -64,26 +66,6 @@ class View:
 class Detection:
     box: Box  # x1, y1, x2, y2 in frame pixels; x2 and y2 exclusive
     score: float
-
-
-def import_ultralytics(config_dir: Path | None = None) -> ModuleType:
-    """Import ultralytics with its network use switched off.
-
-    Its settings live under `config_dir` (default: YOLO_CONFIG_DIR if set, else a folder in
-    the temp dir), never in the user's home. Must run before anything else imports it: the
-    online check happens at import time.
-    """
-    os.environ["YOLO_OFFLINE"] = "1"  # no connectivity probe, no analytics, no downloads
-    os.environ["YOLO_AUTOINSTALL"] = "false"  # never pip-install a missing requirement
-    if config_dir is not None:
-        os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
-    else:
-        os.environ.setdefault(
-            "YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "sorawm-ultralytics")
-        )
-    import ultralytics
-
-    return ultralytics
 
 
 class Detector:
@@ -107,30 +89,19 @@ class Detector:
             raise ValueError("conf must be between 0 and 1")
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         self.device = resolve_device(device)
-        if self.device == "cpu":
-            import torch
-
-            # One intra-op thread: the scanner's inputs are small crops, for which a second
-            # thread costs more in hand-offs than it gains (x10 slower when the other core
-            # is busy, e.g. with the decoder); whole frames lose ~25%, and they are rare.
-            torch.set_num_threads(1)
-        self.half = use_half(self.device)
         self.batch_size, self.conf = batch_size, conf
-        model, names = _load_model(self.weights)
-        self.stride = int(max(int(s) for s in model.stride))
+        self.runtime, self._model, names, self.stride = _load_model(self.weights, self.device)
+        self.half = self.runtime == "torch" and use_half(self.device)
         self.imgsz = max(self.stride, imgsz - imgsz % self.stride)
         self.names = names
         self.classes = watermark_classes(names)
         self._num_classes = len(names)
-        if hasattr(model, "fuse"):  # conv + batch-norm folded: ~20% faster, same output
-            model = model.fuse(verbose=False)
-        model = model.to(self.device).eval()
-        self.model = model.half() if self.half else model.float()
         logger.info(
-            "detector: {} on {}{} (classes {}, imgsz {}, batch {})",
+            "detector: {} on {}{} with {} (classes {}, imgsz {}, batch {})",
             self.weights.name,
             self.device,
             " half" if self.half else "",
+            self.runtime,
             [names[i] for i in self.classes],
             self.imgsz,
             self.batch_size,
@@ -179,19 +150,11 @@ class Detector:
     def _detect_batch(
         self, images: Sequence[np.ndarray], views: Sequence[View], conf: float
     ) -> list[list[Detection]]:
-        import torch
-
-        batch = self._canvas(images)
-        with torch.inference_mode():
-            tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
-            tensor = tensor.permute(0, 3, 1, 2)
-            tensor = (tensor.half() if self.half else tensor.float()) / 255.0
-            output = self.model(tensor)
-            boxes, scores = self._decode(output[0] if isinstance(output, list | tuple) else output)
-            return [
-                self._frame_detections(b, s, view, conf)
-                for b, s, view in zip(boxes, scores, views, strict=True)
-            ]
+        boxes, scores = self._decode(self._model(self._canvas(images)))
+        return [
+            self._frame_detections(b, s, view, conf)
+            for b, s, view in zip(boxes, scores, views, strict=True)
+        ]
 
     def _canvas(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """The images top-left on one grey canvas (a multiple of the stride) for the batch."""
@@ -204,21 +167,18 @@ class Detector:
             slot[: image.shape[0], : image.shape[1]] = image
         return batch
 
-    def _decode(self, preds: Any) -> tuple[Any, Any]:
+    def _decode(self, preds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """xyxy boxes (network pixels) and watermark scores from the head's raw output:
         (B, 4 + classes, anchors) for YOLOv8/11-style heads, (B, N, 6) for end-to-end ones."""
-        import torch
-
         if preds.ndim == 3 and preds.shape[1] == 4 + self._num_classes:
-            xywh = preds[:, :4].transpose(1, 2).float()
+            xywh = preds[:, :4].transpose(0, 2, 1)
             half_wh = xywh[..., 2:] / 2
-            xyxy = torch.cat([xywh[..., :2] - half_wh, xywh[..., :2] + half_wh], dim=-1)
-            scores = preds[:, 4:][:, self.classes].amax(dim=1).float()
-            return xyxy.cpu().numpy(), scores.cpu().numpy()
+            xyxy = np.concatenate([xywh[..., :2] - half_wh, xywh[..., :2] + half_wh], axis=-1)
+            scores = preds[:, 4:][:, self.classes].max(axis=1)
+            return xyxy, scores
         if preds.ndim == 3 and preds.shape[2] == 6:
-            keep = np.isin(preds[..., 5].cpu().numpy().astype(int), self.classes)
-            scores = preds[..., 4].float().cpu().numpy() * keep
-            return preds[..., :4].float().cpu().numpy(), scores
+            keep = np.isin(preds[..., 5].astype(int), self.classes)
+            return preds[..., :4], preds[..., 4] * keep
         raise BadWeights(f"{self.weights}: unsupported detection head output {tuple(preds.shape)}")
 
     def _frame_detections(
@@ -251,25 +211,50 @@ def watermark_classes(names: dict[int, str]) -> list[int]:
     return named or [0]
 
 
-def _load_model(path: Path) -> tuple[Any, dict[int, str]]:
-    """The torch module and class names of an ultralytics detection checkpoint."""
+Model = Callable[[np.ndarray], np.ndarray]  # NHWC uint8 batch → the head's raw output
+
+
+def _load_model(path: Path, device: str) -> tuple[str, Model, dict[int, str], int]:
+    """(runtime name, model, class names, stride) for a weights file: an .onnx export runs
+    with ONNX Runtime, an ultralytics .pt checkpoint with torch. On a CUDA device with an ONNX
+    Runtime that has no CUDA provider, the .pt beside the shipped .onnx runs on torch when
+    torch is installed (a developer's GPU box), rather than failing or falling to the CPU."""
     if not path.is_file():
         raise WeightsNotFound(f"detector weights not found: {path}")
-    if path.suffix != ".pt":
-        raise BadWeights(f"detector weights must be an ultralytics YOLO .pt file: {path}")
-    ultralytics = import_ultralytics()
-    try:
-        yolo = ultralytics.YOLO(str(path.resolve()), task="detect")
-        model, names = yolo.model, dict(yolo.names)
-    except Exception as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if path.suffix not in {".onnx", ".pt"}:
         raise BadWeights(
-            f"detector weights {path} could not be loaded (not an ultralytics YOLO checkpoint, "
-            f"or damaged): {type(error).__name__}: {first_line}"
-        ) from error
-    if getattr(yolo, "task", "detect") != "detect" or not hasattr(model, "stride"):
-        raise BadWeights(f"detector weights {path} are not a detection model (task {yolo.task})")
-    return model, names
+            f"detector weights must be a YOLO .onnx export or an ultralytics .pt file: {path}"
+        )
+    if path.suffix == ".onnx":
+        from executor.engine.detect_onnx import OnnxModel, cuda_provider_available
+
+        checkpoint = path.with_suffix(".pt")
+        if (
+            device.startswith("cuda")
+            and not cuda_provider_available()
+            and checkpoint.is_file()
+            and _torch_installed()
+        ):
+            logger.info(
+                "detector: ONNX Runtime has no CUDA provider here; torch runs {}", checkpoint.name
+            )
+            path = checkpoint
+        else:
+            onnx_model = OnnxModel(path, device)
+            return "onnxruntime", onnx_model, onnx_model.names, onnx_model.stride
+    if not _torch_installed():
+        raise DetectorError(
+            f"detector weights {path} are an ultralytics checkpoint, which needs torch and "
+            "ultralytics (pip install '.[torch]'); the shipped weights are an .onnx export"
+        )
+    from executor.engine.detect_torch import TorchModel
+
+    torch_model = TorchModel(path, device, half=use_half(device))
+    return "torch", torch_model, torch_model.names, torch_model.stride
+
+
+def _torch_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "ultralytics"))
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:

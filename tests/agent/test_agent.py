@@ -332,4 +332,4 @@ def test_the_detector_is_loaded_once_for_many_tasks(
     for task in tasks:
         wait_for_status(http, task["id"], "FINISHED", timeout=240)
     # Detector.__init__ logs one "detector: <weights> on <device>" line per load.
-    assert process.log().count("detector: sorawm-yolo-n.pt on") == 1, process.log()
+    assert process.log().count("detector: sorawm-yolo-n.onnx on") == 1, process.log()

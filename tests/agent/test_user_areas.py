@@ -17,6 +17,7 @@ import pytest
 
 from executor.engine.inpaint import margin_for
 from executor.engine.reader import VideoReader
+from executor.engine.weights_card import SHIPPED_WEIGHTS, read_card
 from shared.contract import Routes
 from tests.fixtures.client import submit_ok, wait_for_status
 from tests.fixtures.executor_process import ExecutorProcess
@@ -120,3 +121,18 @@ def test_an_executor_whose_lama_model_loads_offers_lama(
     capabilities = wait_for_capabilities(http, "ET-SoraWM-1")
 
     assert capabilities["inpainters"] == ["temporal", "telea", "lama"]
+
+
+def test_an_executor_names_its_detector_weights_and_devices(
+    live: LiveService, http: httpx.Client, executors: Executors
+) -> None:
+    card = read_card(SHIPPED_WEIGHTS)
+    assert card is not None
+    executors(live, 1)
+
+    capabilities = wait_for_capabilities(http, "ET-SoraWM-1")
+
+    assert capabilities["detector"] == card.summary()
+    assert f"sha256:{card.sha256[:12]}" in capabilities["detector"]
+    assert "training seed 2" in capabilities["detector"]
+    assert "cpu" in capabilities["devices"]

@@ -21,7 +21,7 @@ def test_auto_picks_the_first_gpu_or_the_cpu() -> None:
 
 
 def test_a_cuda_device_that_does_not_exist_is_a_clear_error() -> None:
-    expected = "does not exist: torch sees" if GPUS else "torch sees no CUDA GPU"
+    expected = "does not exist: " if GPUS else "torch sees no CUDA GPU"
     with pytest.raises(DeviceError, match=expected):
         resolve_device(f"cuda:{GPUS + 3}")
 
@@ -47,3 +47,29 @@ def test_unknown_device_names_are_refused(name: str) -> None:
 def test_half_precision_only_on_cuda() -> None:
     assert use_half("cuda:0") and use_half("cuda:1")
     assert not use_half("cpu")
+
+
+NO_TORCH_SCRIPT = """
+import sys
+
+sys.modules["torch"] = None  # a build without torch: `import torch` fails, find_spec says None
+from executor.engine.device import DeviceError, resolve_device
+
+assert resolve_device("cpu") == "cpu"
+assert resolve_device("auto") == "cpu"
+try:
+    resolve_device("cuda:0")
+except DeviceError as error:
+    print(error)
+"""
+
+
+def test_without_torch_the_device_is_resolved_from_onnx_runtime() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ONNX Runtime has no CUDA provider" in done.stdout
