@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.api.answers import answers
 from service.api.auth import AdminDep
 from service.state import StateDep
 from service.tasks import queries
@@ -37,7 +38,11 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(Routes.METRICS, response_class=Response)
+@router.get(
+    Routes.METRICS,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **answers(401, 403)},
+)
 async def metrics(state: StateDep, _: AdminDep) -> Response:
     """Prometheus text: tasks by status, claims, lease expiries, durations, executors online."""
     offline_after = state.settings.executor_offline_after_s
