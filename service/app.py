@@ -49,10 +49,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         await machine.grant_restart_grace(lease_s=settings.lease_seconds)
         # replicas on one PostgreSQL wake each other's waiting claims
         channel = PgQueueChannel(db) if db.is_postgres else None
+        metrics = Metrics()
         changes = ChangeFeed(
             lambda ids: updated_at_of(db, ids),
             lambda: last_log_id(db),
             tick_s=settings.stream_tick_s,
+            on_read=metrics.stream_reads.inc,
         )
         state = AppState(
             settings=settings,
@@ -60,7 +62,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             tasks=machine,
             store=LocalFileStore(settings.data_dir),
             signal=QueueSignal(broadcast=channel.publish if channel else None, also=changes.poke),
-            metrics=Metrics(),
+            metrics=metrics,
             streams=StreamGate(
                 max_total=settings.max_streams, max_per_caller=settings.max_streams_per_caller
             ),

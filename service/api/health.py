@@ -51,6 +51,8 @@ async def metrics(state: StateDep, _: AdminDep) -> Response:
         for executor, _progress in await queries.list_executors(state.db)
     )
     text = state.metrics.render(
-        tasks_by_status=await queries.count_by_status(state.db), executors_online=online
+        tasks_by_status=await queries.count_by_status(state.db),
+        executors_online=online,
+        streams_open=state.streams.total,
     )
     return Response(text, media_type=CONTENT_TYPE_LATEST)
