@@ -3,8 +3,9 @@
 One service on a throw-away PostgreSQL (fsync on), its stream cap set to `--cap`. For each
 stream count in `--streams` (default 0, cap/2, cap, 2×cap), in the same run: open that many
 streams (half the admin's log tail, half task events on tasks no executor takes: they ask for
-the `lama` inpainter, which the benchmark's executors do not offer), count how many the service
-accepted and how many it refused (429/503), then run `--executors` simulated executors that loop
+the `lama` inpainter, which the benchmark's executors do not offer; `--kind events|tails` opens
+only one kind), held and read by a process of
+their own, count how many the service accepted and how many it refused (429/503), then run `--executors` simulated executors that loop
 claim (wait_s 0) → heartbeat → tiny result over `--tasks` queued tasks, and report their claim
 latency (p50/p99) as ratios to the run with no streams. The executors' state changes are logged
 by the service, so every open log tail is woken while they run: the worst case for the tails.
@@ -20,9 +21,11 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,35 @@ class Streams:
         return sum(1 for s in self.statuses if s == status)
 
 
+def _hold_streams(base_url: str, paths: list[str], answers: Any, stop: Any) -> None:
+    """In a process of its own (so reading the streams costs the executors' process nothing):
+    open the streams, report their statuses, hold them until `stop` is set."""
+
+    async def hold() -> None:
+        async with Streams(base_url, paths) as streams:
+            answers.put(streams.statuses)
+            await asyncio.to_thread(stop.wait)
+            answers.put(streams.chunks)
+
+    asyncio.run(hold())
+
+
+@contextlib.contextmanager
+def streams_elsewhere(base_url: str, paths: list[str]) -> Iterator[list[int]]:
+    """`paths` held open by another process; yields the statuses they were answered with."""
+    context = multiprocessing.get_context("spawn")
+    answers, stop = context.Queue(), context.Event()
+    child = context.Process(target=_hold_streams, args=(base_url, paths, answers, stop))
+    child.start()
+    try:
+        yield answers.get(timeout=180)
+    finally:
+        stop.set()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+
+
 async def claim_round(
     base_url: str, executors: int, video: bytes, tasks: int, label: str
 ) -> RunStats:
@@ -135,17 +167,24 @@ async def main_async(args: argparse.Namespace, database_url: str, work: Path) ->
         "SORAWM_MAX_STREAMS_PER_CALLER": str(args.cap * 10),  # the total cap is measured
     }
     service = LiveService(work / "svc", database_url=database_url, env=env).start()
-    out: dict[str, Any] = {"benchmark": "streams", "machine": machine(), "runs": []}
+    out: dict[str, Any] = {
+        "benchmark": "streams",
+        "kind": args.kind,
+        "machine": machine(),
+        "runs": [],
+    }
     try:
         parked = await park_tasks(service.url, video, 10)
         # one round to warm the service up before anything is measured
         await claim_round(service.url, args.executors, video, args.tasks // 4, "warm")
         for count in counts:
             paths = [
-                LOG_TAIL if i % 2 == 0 else f"{TASKS}/{parked[i % len(parked)]}/events"
+                LOG_TAIL
+                if args.kind == "tails" or (args.kind == "mixed" and i % 2 == 0)
+                else f"{TASKS}/{parked[i % len(parked)]}/events"
                 for i in range(count)
             ]
-            async with Streams(service.url, paths) as streams:
+            with streams_elsewhere(service.url, paths) as statuses:
                 cpu0, t0 = cpu_seconds(service.pid), time.perf_counter()
                 stats = await claim_round(
                     service.url, args.executors, video, args.tasks, f"s{count}"
@@ -155,9 +194,9 @@ async def main_async(args: argparse.Namespace, database_url: str, work: Path) ->
                 out["runs"].append(
                     {
                         "streams_asked": count,
-                        "accepted": streams.count(200),
-                        "refused_503": streams.count(503),
-                        "refused_429": streams.count(429),
+                        "accepted": statuses.count(200),
+                        "refused_503": statuses.count(503),
+                        "refused_429": statuses.count(429),
                         "claims": len(stats.claim_latency),
                         "claim_p50_ms": percentile(stats.claim_latency, 50) * 1000,
                         "claim_p99_ms": percentile(stats.claim_latency, 99) * 1000,
@@ -196,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cap", type=int, default=100, help="SORAWM_MAX_STREAMS")
     parser.add_argument("--streams", default="", help="stream counts (default 0,cap/2,cap,2cap)")
+    parser.add_argument(
+        "--kind",
+        choices=["mixed", "events", "tails"],
+        default="mixed",
+        help="which streams: half and half (default), only task events, only log tails",
+    )
     parser.add_argument("--executors", type=int, default=8)
     parser.add_argument("--tasks", type=int, default=200, help="tasks per round")
     parser.add_argument("--json", type=Path, help="write the figures here too")

@@ -14,7 +14,7 @@ from service.api import admin, compat, executor, health, logs, pages, tasks
 from service.api.answers import install_allow_header
 from service.errors import install_error_handler
 from service.files.store import LocalFileStore
-from service.logs.queries import last_log_id
+from service.logs.queries import LogFilter, last_log_id, logs_after
 from service.logs.sink import DatabaseLogSink
 from service.maintenance import run_maintenance
 from service.runtime.db import Database
@@ -53,6 +53,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         changes = ChangeFeed(
             lambda ids: updated_at_of(db, ids),
             lambda: last_log_id(db),
+            lambda after, limit: logs_after(db, LogFilter(), after_id=after, limit=limit),
             tick_s=settings.stream_tick_s,
             on_read=metrics.stream_reads.inc,
         )

@@ -16,7 +16,7 @@ from service.errors import BadUpload
 from service.logs import queries as log_queries
 from service.logs.queries import LogFilter
 from service.logs.views import log_public
-from service.runtime.streams import released_at_end, wait_for
+from service.runtime.streams import LOG_BATCH, released_at_end, wait_for
 from service.state import AppState, StateDep
 from service.tasks import queries
 from service.tasks.views import executor_public
@@ -24,7 +24,6 @@ from shared.contract import ExecutorPublic, IsoTime, LogLevel, LogPage, Routes
 
 router = APIRouter(tags=["admin"], responses=answers(401, 403))
 
-TAIL_BATCH = 500
 TAIL_KEEPALIVE_S = 15.0
 # a log record's id, as cursors and `after` carry it
 RECORD_ID_PATTERN = r"^[0-9]{1,18}$"
@@ -108,19 +107,30 @@ async def admin_logs_stream(
 async def _tail(
     request: Request, state: AppState, where: LogFilter, after_id: int
 ) -> AsyncIterator[str]:
-    # reads the table (every replica's records) when the process's watcher saw records arrive
+    # woken when the process's watcher read new records (every replica's): it filters those;
+    # it reads the table itself only to catch up to the watcher
     yield ": tail started\n\n"
     with state.changes.watch_logs() as arrived:
         while not await request.is_disconnected():
-            records = await log_queries.logs_after(
-                state.db, where, after_id=after_id, limit=TAIL_BATCH
-            )
+            batch = state.changes.log_batch
+            if batch is not None and after_id >= batch.after:
+                records = [r for r in batch.records if r.id and r.id > after_id]
+                records = [r for r in records if where.matches(r)]
+                covered: int | None = batch.upto
+            else:
+                records = await log_queries.logs_after(
+                    state.db, where, after_id=after_id, limit=LOG_BATCH
+                )
+                # a short read saw every record the watcher had read before it
+                covered = batch.upto if batch is not None and len(records) < LOG_BATCH else None
             for record in records:
                 assert record.id is not None
                 after_id = record.id
                 data = log_public(record).model_dump_json()
                 yield f"id: {record.id}\nevent: log\ndata: {data}\n\n"
-            if len(records) == TAIL_BATCH:
+            if covered is not None:
+                after_id = max(after_id, covered)
+            elif len(records) == LOG_BATCH:
                 continue
             while not await wait_for(arrived, TAIL_KEEPALIVE_S):
                 yield ": keep-alive\n\n"

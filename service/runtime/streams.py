@@ -2,8 +2,10 @@
 
 `StreamGate` caps the streams open at once, per caller and in all (429 / 503 past them).
 `ChangeFeed` is the one watcher: while any stream waits, it reads which watched tasks changed and
-whether log records arrived (two small queries per tick, however many streams are open) and
-wakes only the streams concerned; each stream then reads its own row or records. It reads the
+the log records that arrived (two queries per tick, however many streams are open) and wakes
+only the streams concerned. A task stream then reads its own row; a log tail filters the records
+the watcher read (`log_batch`), and reads the table itself only to catch up (a start in the
+past, or a batch it fell behind). It reads the
 database, not process memory, so a stream sees every replica's changes; a poke (work queued here,
 or another replica's `NOTIFY`) makes it look at once instead of at its next tick.
 """
@@ -20,9 +22,21 @@ from datetime import datetime
 from loguru import logger
 
 from service.errors import StreamsFull, TooManyStreams
+from service.models import LogRecord
 
 ReadVersions = Callable[[Iterable[str]], Awaitable[dict[str, datetime]]]
 ReadLastLogId = Callable[[], Awaitable[int]]
+ReadLogsAfter = Callable[[int, int], Awaitable[list[LogRecord]]]  # (after id, limit)
+LOG_BATCH = 500  # records read at once, by the watcher or a tail catching up
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """Every record with `after < id <= upto`, oldest first, read once for all the tails."""
+
+    after: int
+    upto: int
+    records: list[LogRecord]
 
 
 @dataclass
@@ -74,18 +88,21 @@ class ChangeFeed:
         self,
         read_versions: ReadVersions,
         read_last_log_id: ReadLastLogId,
+        read_logs_after: ReadLogsAfter,
         *,
         tick_s: float,
         on_read: Callable[[], None] = lambda: None,
     ) -> None:
         self._read_versions = read_versions
         self._read_last_log_id = read_last_log_id
+        self._read_logs_after = read_logs_after
         self._on_read = on_read  # counted in /metrics
         self.tick_s = tick_s
         self._tasks: dict[str, set[asyncio.Event]] = {}
         self._versions: dict[str, datetime | None] = {}
         self._logs: set[asyncio.Event] = set()
         self._last_log_id: int | None = None
+        self.log_batch: LogBatch | None = None  # the latest records read, for every tail
         self._poke = asyncio.Event()
 
     def poke(self) -> None:
@@ -120,6 +137,7 @@ class ChangeFeed:
             self._logs.discard(event)
             if not self._logs:
                 self._last_log_id = None
+                self.log_batch = None
 
     async def run(self) -> None:
         """Until cancelled: every tick (or poke) while streams wait, look and wake."""
@@ -148,9 +166,20 @@ class ChangeFeed:
                         event.set()
         if self._logs:
             self._on_read()
-            last = await self._read_last_log_id()
-            if self._last_log_id is None or last > self._last_log_id:
-                self._last_log_id = last
+            first = self._last_log_id is None
+            if self._last_log_id is None:  # the first tail: from now on
+                self._last_log_id = await self._read_last_log_id()
+                records = []
+            else:
+                records = await self._read_logs_after(self._last_log_id, LOG_BATCH)
+            if records:
+                upto = records[-1].id
+                assert upto is not None
+                self.log_batch = LogBatch(self._last_log_id, upto, records)
+                self._last_log_id = upto
+                if len(records) == LOG_BATCH:
+                    self.poke()  # more are waiting
+            if records or first:
                 for event in self._logs:
                     event.set()
 
