@@ -11,18 +11,22 @@ from fastapi import FastAPI
 from loguru import logger
 
 from service.api import admin, compat, executor, health, logs, pages, tasks
+from service.api.answers import install_allow_header
 from service.errors import install_error_handler
 from service.files.store import LocalFileStore
+from service.logs.queries import LogFilter, last_log_id, logs_after
 from service.logs.sink import DatabaseLogSink
 from service.maintenance import run_maintenance
 from service.runtime.db import Database
 from service.runtime.metrics import Metrics
 from service.runtime.migrate import migrate
 from service.runtime.settings import ServiceSettings
+from service.runtime.streams import ChangeFeed, StreamGate
 from service.runtime.wakeup import PgQueueChannel, QueueSignal
 from service.state import AppState
 from service.tasks.backends import open_machine
 from service.tasks.machine import FaultPolicy
+from service.tasks.queries import updated_at_of
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -45,13 +49,25 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         await machine.grant_restart_grace(lease_s=settings.lease_seconds)
         # replicas on one PostgreSQL wake each other's waiting claims
         channel = PgQueueChannel(db) if db.is_postgres else None
+        metrics = Metrics()
+        changes = ChangeFeed(
+            lambda ids: updated_at_of(db, ids),
+            lambda: last_log_id(db),
+            lambda after, limit: logs_after(db, LogFilter(), after_id=after, limit=limit),
+            tick_s=settings.stream_tick_s,
+            on_read=metrics.stream_reads.inc,
+        )
         state = AppState(
             settings=settings,
             db=db,
             tasks=machine,
             store=LocalFileStore(settings.data_dir),
-            signal=QueueSignal(broadcast=channel.publish if channel else None),
-            metrics=Metrics(),
+            signal=QueueSignal(broadcast=channel.publish if channel else None, also=changes.poke),
+            metrics=metrics,
+            streams=StreamGate(
+                max_total=settings.max_streams, max_per_caller=settings.max_streams_per_caller
+            ),
+            changes=changes,
         )
         app.state.sorawm = state
         log_sink = DatabaseLogSink(db, level=settings.log_level)
@@ -59,6 +75,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         background = [
             asyncio.create_task(run_maintenance(state), name="maintenance"),
             asyncio.create_task(log_sink.run(), name="log-sink"),
+            asyncio.create_task(changes.run(), name="live-streams"),
         ]
         if channel is not None:
             background.append(
@@ -82,6 +99,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handler(app)
+    install_allow_header(app)
     # the claim route must be matched before the `/api/tasks/{task_id}` routes
     app.mount(pages.STATIC_PATH, pages.static_files(), name="static")
     for router in (

@@ -70,6 +70,18 @@ class BadUpload(ServiceError):
     status_code = 422
 
 
+class TooManyStreams(ServiceError):
+    """Too many live streams are open for this caller."""
+
+    status_code = 429
+
+
+class StreamsFull(ServiceError):
+    """The service has as many live streams open as it serves."""
+
+    status_code = 503
+
+
 class StorageFull(ServiceError):
     """The service's disk is full: the upload was not kept."""
 

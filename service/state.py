@@ -11,6 +11,7 @@ from service.files.store import FileStore
 from service.runtime.db import Database
 from service.runtime.metrics import Metrics
 from service.runtime.settings import ServiceSettings
+from service.runtime.streams import ChangeFeed, StreamGate
 from service.runtime.wakeup import QueueSignal
 from service.tasks.machine import TaskMachine
 
@@ -23,6 +24,8 @@ class AppState:
     store: FileStore
     signal: QueueSignal
     metrics: Metrics
+    streams: StreamGate
+    changes: ChangeFeed
 
 
 async def get_state(request: Request) -> AppState:

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from shared.png import png_size
 
@@ -22,6 +31,18 @@ TASK_ID_PATTERN = r"^[0-9a-f]{32}$"
 # what the service hands out; an executor never uses anything else as a folder name
 TaskId = Annotated[str, Field(pattern=TASK_ID_PATTERN)]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_time(value: Any) -> Any:
+    # pydantic would also take a number (seconds since 1970): the schema says an ISO 8601 string
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("a time is an ISO 8601 string, e.g. 2026-01-31T12:00:00Z")
+
+
+# a time in a request: what the schema says (`date-time`), not every form pydantic would take
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
 
 
 class TaskStatus(StrEnum):
@@ -328,6 +349,20 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class FieldProblem(BaseModel):
+    """One field of a request that does not fit its schema (FastAPI's validation error)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ProblemBody(BaseModel):
+    """A 422: a sentence, or, when the request does not fit its schema, one entry per field."""
+
+    detail: str | list[FieldProblem]
+
+
 # ---------------------------------------------------------------- executor side
 
 
@@ -336,7 +371,7 @@ class Capabilities(BaseModel):
 
     device: str | None = None
     gpu_name: str | None = None
-    vram_mb: int | None = None
+    vram_mb: int | None = Field(default=None, strict=True)
     engine_version: str | None = None
     # the inpainters it can run; None (an older executor): BASE_INPAINTERS
     inpainters: list[str] | None = Field(default=None, max_length=16)
@@ -352,7 +387,8 @@ class Capabilities(BaseModel):
 class ClaimRequest(BaseModel):
     executor_id: str = Field(min_length=1, max_length=128)
     capabilities: Capabilities = Field(default_factory=Capabilities)
-    wait_s: float = Field(default=0.0, ge=0, le=MAX_CLAIM_WAIT_S)
+    # strict: a number, not "5" or true (what the schema says; lax pydantic takes both)
+    wait_s: float = Field(default=0.0, ge=0, le=MAX_CLAIM_WAIT_S, strict=True)
 
 
 class ClaimedInput(BaseModel):
@@ -374,7 +410,7 @@ class ClaimResponse(BaseModel):
 
 class HeartbeatRequest(BaseModel):
     lease_token: str = Field(min_length=1)
-    progress: float | None = Field(default=None, ge=0, le=100)
+    progress: float | None = Field(default=None, ge=0, le=100, strict=True)
     stage: str | None = Field(default=None, max_length=200)
     message: str | None = Field(default=None, max_length=2000)
 
@@ -387,10 +423,10 @@ class HeartbeatResponse(BaseModel):
 class FailRequest(BaseModel):
     lease_token: str = Field(min_length=1)
     error: str = Field(min_length=1, max_length=4000)
-    retryable: bool = False
+    retryable: bool = Field(default=False, strict=True)
     # "this executor cannot" (its disk, memory or device), not "this task is bad": the task
     # goes back without using an attempt, and this executor cools down before its next claim
-    executor_fault: bool = False
+    executor_fault: bool = Field(default=False, strict=True)
 
 
 class FailResponse(BaseModel):
@@ -410,7 +446,7 @@ MAX_LOG_MESSAGE = 20_000  # characters of one log line
 
 
 class LogRecordIn(BaseModel):
-    ts: datetime | None = None
+    ts: IsoTime | None = None
     level: str = "INFO"
     message: str = Field(max_length=MAX_LOG_MESSAGE)
     task_id: str | None = Field(default=None, max_length=64)

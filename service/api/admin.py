@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
+from service.api.answers import answers
 from service.api.auth import AdminDep
 from service.clock import as_utc
 from service.errors import BadUpload
 from service.logs import queries as log_queries
 from service.logs.queries import LogFilter
 from service.logs.views import log_public
+from service.runtime.streams import LOG_BATCH, released_at_end, wait_for
 from service.state import AppState, StateDep
 from service.tasks import queries
 from service.tasks.views import executor_public
-from shared.contract import ExecutorPublic, LogLevel, LogPage, Routes
+from shared.contract import ExecutorPublic, IsoTime, LogLevel, LogPage, Routes
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=answers(401, 403))
 
-TAIL_POLL_S = 0.5
-TAIL_BATCH = 500
 TAIL_KEEPALIVE_S = 15.0
+# a log record's id, as cursors and `after` carry it
+RECORD_ID_PATTERN = r"^[0-9]{1,18}$"
 
 
 async def log_filter(
@@ -33,8 +34,8 @@ async def log_filter(
     task_id: str | None = None,
     level: Annotated[LogLevel | None, Query(description="this level and above")] = None,
     q: Annotated[str | None, Query(max_length=500, description="text in the message")] = None,
-    since: Annotated[datetime | None, Query(description="from this time (inclusive)")] = None,
-    until: Annotated[datetime | None, Query(description="before this time")] = None,
+    since: Annotated[IsoTime | None, Query(description="from this time (inclusive)")] = None,
+    until: Annotated[IsoTime | None, Query(description="before this time")] = None,
 ) -> LogFilter:
     return LogFilter(
         executor_id=executor_id or None,
@@ -57,13 +58,13 @@ def _record_id(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-@router.get(Routes.ADMIN_LOGS, response_model=LogPage)
+@router.get(Routes.ADMIN_LOGS, response_model=LogPage, responses=answers(422))
 async def admin_logs(
     state: StateDep,
     _: AdminDep,
     where: LogFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(pattern=RECORD_ID_PATTERN)] = None,
 ) -> LogPage:
     """Log records, newest first; pass `next_cursor` back as `cursor` for older ones."""
     records = await log_queries.find_logs(
@@ -73,48 +74,66 @@ async def admin_logs(
     return LogPage(items=[log_public(record) for record in records], next_cursor=next_cursor)
 
 
-@router.get(Routes.ADMIN_LOGS_STREAM, response_class=StreamingResponse)
+@router.get(
+    Routes.ADMIN_LOGS_STREAM,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **answers(422, 429, 503)},
+)
 async def admin_logs_stream(
     request: Request,
     state: StateDep,
-    _: AdminDep,
+    principal: AdminDep,
     where: LogFilterDep,
-    after: Annotated[str | None, Query(description="start after this record id")] = None,
+    after: Annotated[
+        str | None, Query(pattern=RECORD_ID_PATTERN, description="start after this record id")
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Live tail as server-sent events (`event: log`, `id:` the record id), same filters.
-    Starts with records arriving from now on, or after `after` / `Last-Event-ID`."""
+    Starts with records arriving from now on, or after `after` / `Last-Event-ID`. Capped as
+    the task events are (429 / 503)."""
     start = _record_id(last_event_id) or _record_id(after)
     if start is None:
         start = await log_queries.last_log_id(state.db)
+    slot = state.streams.take(principal.name)
     return StreamingResponse(
-        _tail(request, state, where, start),
+        released_at_end(_tail(request, state, where, start), slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )
 
 
 async def _tail(
     request: Request, state: AppState, where: LogFilter, after_id: int
 ) -> AsyncIterator[str]:
-    # reads the table, not process memory, so a tail sees every replica's records
-    quiet = 0.0
+    # woken when the process's watcher read new records (every replica's): it filters those;
+    # it reads the table itself only to catch up to the watcher
     yield ": tail started\n\n"
-    while not await request.is_disconnected():
-        records = await log_queries.logs_after(state.db, where, after_id=after_id, limit=TAIL_BATCH)
-        for record in records:
-            assert record.id is not None
-            after_id = record.id
-            yield f"id: {record.id}\nevent: log\ndata: {log_public(record).model_dump_json()}\n\n"
-        if records:
-            quiet = 0.0
-            if len(records) == TAIL_BATCH:
+    with state.changes.watch_logs() as arrived:
+        while not await request.is_disconnected():
+            batch = state.changes.log_batch
+            if batch is not None and after_id >= batch.after:
+                records = [r for r in batch.records if r.id and r.id > after_id]
+                records = [r for r in records if where.matches(r)]
+                covered: int | None = batch.upto
+            else:
+                records = await log_queries.logs_after(
+                    state.db, where, after_id=after_id, limit=LOG_BATCH
+                )
+                # a short read saw every record the watcher had read before it
+                covered = batch.upto if batch is not None and len(records) < LOG_BATCH else None
+            for record in records:
+                assert record.id is not None
+                after_id = record.id
+                data = log_public(record).model_dump_json()
+                yield f"id: {record.id}\nevent: log\ndata: {data}\n\n"
+            if covered is not None:
+                after_id = max(after_id, covered)
+            elif len(records) == LOG_BATCH:
                 continue
-        elif quiet >= TAIL_KEEPALIVE_S:
-            quiet = 0.0
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(TAIL_POLL_S)
-        quiet += TAIL_POLL_S
+            while not await wait_for(arrived, TAIL_KEEPALIVE_S):
+                yield ": keep-alive\n\n"
 
 
 @router.get(Routes.EXECUTORS, response_model=list[ExecutorPublic])

@@ -5,16 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ClientDep
 from service.api.task_io import owner_scope, result_response, submit
+from service.api.tasks import UPLOAD_ANSWERS, upload_body
 from service.state import StateDep
 from service.tasks.views import task_public
-from shared.contract import CompatResults, CompatSubmitted, Routes, TaskStatus
+from shared.contract import CompatResults, CompatSubmitted, ErrorBody, Routes, TaskStatus
 
-router = APIRouter(tags=["SoraWM compatibility"])
+router = APIRouter(tags=["SoraWM compatibility"], responses=answers(401, 403))
 
 
-@router.post(Routes.COMPAT_SUBMIT, response_model=CompatSubmitted)
+@router.post(
+    Routes.COMPAT_SUBMIT,
+    response_model=CompatSubmitted,
+    responses=UPLOAD_ANSWERS,
+    openapi_extra=upload_body("video"),
+)
 async def submit_remove_task(
     request: Request, state: StateDep, principal: ClientDep
 ) -> CompatSubmitted:
@@ -23,7 +30,7 @@ async def submit_remove_task(
     return CompatSubmitted(task_id=task.id)
 
 
-@router.get(Routes.COMPAT_RESULTS, response_model=CompatResults)
+@router.get(Routes.COMPAT_RESULTS, response_model=CompatResults, responses=answers(404, 422))
 async def get_results(
     state: StateDep,
     principal: ClientDep,
@@ -49,7 +56,16 @@ async def get_results(
     )
 
 
-@router.get(Routes.COMPAT_DOWNLOAD, response_class=StreamingResponse)
+@router.get(
+    Routes.COMPAT_DOWNLOAD,
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"video/mp4": {}}},
+        400: {"model": ErrorBody, "description": "not FINISHED yet (the original's answer)"},
+        **FILE_ANSWERS,
+        **answers(404, 410, 422),
+    },
+)
 async def download(
     task_id: str, request: Request, state: StateDep, principal: ClientDep
 ) -> Response:

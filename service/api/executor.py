@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
+from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ExecutorDep
 from service.clock import aware
 from service.errors import HashMismatch, LeaseLost
@@ -22,7 +23,6 @@ from shared.contract import (
     ClaimedInput,
     ClaimRequest,
     ClaimResponse,
-    ErrorBody,
     FailRequest,
     FailResponse,
     FileInfo,
@@ -34,18 +34,19 @@ from shared.contract import (
     TaskStatus,
 )
 
-router = APIRouter(tags=["executor"])
+router = APIRouter(tags=["executor"], responses=answers(401, 403))
 
-_LEASE_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody},
-    409: {"model": ErrorBody},
-}
+_LEASE_ERRORS = answers(404, 409, 422)
+# a JSON body that does not parse is a 400
+_BODY_ERRORS = answers(400, 422)
 
 LeaseHeader = Annotated[str | None, Header(alias=Headers.LEASE_TOKEN)]
 
 
 @router.post(
-    Routes.CLAIM, response_model=ClaimResponse, responses={204: {"description": "no work"}}
+    Routes.CLAIM,
+    response_model=ClaimResponse,
+    responses={204: {"description": "no work"}, **_BODY_ERRORS},
 )
 async def claim(
     body: ClaimRequest, request: Request, state: StateDep, _: ExecutorDep
@@ -104,7 +105,7 @@ def _claim_response(task: TaskRow, state: AppState) -> ClaimResponse:
 @router.get(
     Routes.TASK_INPUT,
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_LEASE_ERRORS},
+    responses={200: {"content": {"application/octet-stream": {}}}, **FILE_ANSWERS, **_LEASE_ERRORS},
 )
 async def download_input(
     task_id: str, request: Request, state: StateDep, _: ExecutorDep, lease_token: LeaseHeader = None
@@ -121,7 +122,9 @@ async def download_input(
     )
 
 
-@router.post(Routes.HEARTBEAT, response_model=HeartbeatResponse, responses=_LEASE_ERRORS)
+@router.post(
+    Routes.HEARTBEAT, response_model=HeartbeatResponse, responses={**_BODY_ERRORS, **_LEASE_ERRORS}
+)
 async def heartbeat(
     task_id: str, body: HeartbeatRequest, state: StateDep, _: ExecutorDep
 ) -> HeartbeatResponse:
@@ -144,7 +147,7 @@ async def heartbeat(
     response_model=ResultAck,
     responses={
         **_LEASE_ERRORS,
-        **{code: {"model": ErrorBody} for code in (408, 422, 507)},
+        **answers(408, 507),
     },
     openapi_extra={
         "requestBody": {
@@ -222,7 +225,7 @@ def _ack(task: TaskRow) -> ResultAck:
     )
 
 
-@router.post(Routes.FAIL, response_model=FailResponse, responses=_LEASE_ERRORS)
+@router.post(Routes.FAIL, response_model=FailResponse, responses={**_BODY_ERRORS, **_LEASE_ERRORS})
 async def fail(task_id: str, body: FailRequest, state: StateDep, _: ExecutorDep) -> FailResponse:
     """Retryable → back to QUEUED while attempts remain; otherwise ERROR with the message. An
     executor fault → back to QUEUED without using an attempt; the executor cools down."""

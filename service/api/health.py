@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.api.answers import answers
 from service.api.auth import AdminDep
 from service.state import StateDep
 from service.tasks import queries
@@ -37,7 +38,11 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(Routes.METRICS, response_class=Response)
+@router.get(
+    Routes.METRICS,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **answers(401, 403)},
+)
 async def metrics(state: StateDep, _: AdminDep) -> Response:
     """Prometheus text: tasks by status, claims, lease expiries, durations, executors online."""
     offline_after = state.settings.executor_offline_after_s
@@ -46,6 +51,8 @@ async def metrics(state: StateDep, _: AdminDep) -> Response:
         for executor, _progress in await queries.list_executors(state.db)
     )
     text = state.metrics.render(
-        tasks_by_status=await queries.count_by_status(state.db), executors_online=online
+        tasks_by_status=await queries.count_by_status(state.db),
+        executors_online=online,
+        streams_open=state.streams.total,
     )
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from service.api.answers import answers
 from service.api.auth import ExecutorDep, peer_address
 from service.logs.store import insert_records, record_row
 from service.state import StateDep
 from shared.contract import LogAccepted, LogBatch, Routes, WeFastApiLog
 
-router = APIRouter(tags=["logs"])
+router = APIRouter(tags=["logs"], responses=answers(401, 403))
 
 
-@router.post(Routes.LOGS, status_code=202, response_model=LogAccepted)
+@router.post(Routes.LOGS, status_code=202, response_model=LogAccepted, responses=answers(400, 422))
 async def post_logs(
     body: LogBatch, request: Request, state: StateDep, _: ExecutorDep
 ) -> LogAccepted:
@@ -32,7 +33,7 @@ async def post_logs(
     return LogAccepted(accepted=await insert_records(state.db, rows))
 
 
-@router.post(Routes.WEFASTAPI_LOG, response_model=LogAccepted)
+@router.post(Routes.WEFASTAPI_LOG, response_model=LogAccepted, responses=answers(400, 422))
 async def post_wefastapi_log(
     body: WeFastApiLog, request: Request, state: StateDep, principal: ExecutorDep
 ) -> LogAccepted:

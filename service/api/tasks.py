@@ -2,49 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
+from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ClientDep
 from service.api.task_io import owner_scope, result_response, submit
 from service.errors import TaskNotFound
+from service.runtime.streams import released_at_end, wait_for
 from service.state import AppState, StateDep
 from service.tasks import queries
 from service.tasks.views import task_public
-from shared.contract import ErrorBody, Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
+from shared.contract import Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=answers(401, 403))
 
-EVENT_POLL_S = 0.5
 EVENT_KEEPALIVE_S = 15.0
 
-_UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (408, 413, 415, 422, 507)
-}
 
-
-@router.post(
-    Routes.TASKS,
-    status_code=201,
-    response_model=TaskPublic,
-    responses=_UPLOAD_ERRORS,
-    openapi_extra={
+# the upload's multipart body, as `POST /api/tasks` and `/submit_remove_task` take it: `options`
+# is a JSON object (a multipart part of type object is sent as application/json)
+def upload_body(file_field: str) -> dict[str, object]:
+    return {
         "requestBody": {
             "content": {
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "required": ["file"],
+                        "required": [file_field],
                         "properties": {
-                            "file": {"type": "string", "format": "binary"},
+                            file_field: {"type": "string", "format": "binary"},
                             "options": {
-                                "type": "string",
-                                "description": "a JSON object, TaskOptions: "
-                                + (TaskOptions.__doc__ or ""),
+                                "type": "object",
+                                "description": "TaskOptions: " + (TaskOptions.__doc__ or ""),
                             },
                         },
                     }
@@ -52,7 +46,18 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
             },
             "required": True,
         }
-    },
+    }
+
+
+UPLOAD_ANSWERS = answers(408, 413, 415, 422, 507)
+
+
+@router.post(
+    Routes.TASKS,
+    status_code=201,
+    response_model=TaskPublic,
+    responses=UPLOAD_ANSWERS,
+    openapi_extra=upload_body("file"),
 )
 async def create_task(request: Request, state: StateDep, principal: ClientDep) -> TaskPublic:
     """Upload a video (multipart field `file`, optional `options` JSON): streamed to the store
@@ -61,7 +66,7 @@ async def create_task(request: Request, state: StateDep, principal: ClientDep) -
     return task_public(await submit(request, state, principal, "file"))
 
 
-@router.get(Routes.TASKS, response_model=TaskPage)
+@router.get(Routes.TASKS, response_model=TaskPage, responses=answers(422))
 async def list_tasks(
     state: StateDep,
     principal: ClientDep,
@@ -76,7 +81,7 @@ async def list_tasks(
     return TaskPage(items=[task_public(task) for task in rows], next_cursor=next_cursor)
 
 
-@router.get(Routes.TASK, response_model=TaskPublic, responses={404: {"model": ErrorBody}})
+@router.get(Routes.TASK, response_model=TaskPublic, responses=answers(404, 422))
 async def get_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskPublic:
     return task_public(await state.tasks.get_task(task_id, owner=owner_scope(principal)))
 
@@ -84,7 +89,7 @@ async def get_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskP
 @router.get(
     Routes.TASK_RESULT,
     response_class=StreamingResponse,
-    responses={200: {"content": {"video/mp4": {}}}, 409: {"model": ErrorBody}},
+    responses={200: {"content": {"video/mp4": {}}}, **FILE_ANSWERS, **answers(404, 409, 410, 422)},
 )
 async def download_result(
     task_id: str, request: Request, state: StateDep, principal: ClientDep
@@ -94,14 +99,16 @@ async def download_result(
     return await result_response(request, state, task)
 
 
-@router.post(Routes.TASK_CANCEL, response_model=TaskPublic, responses={409: {"model": ErrorBody}})
+@router.post(Routes.TASK_CANCEL, response_model=TaskPublic, responses=answers(404, 409, 422))
 async def cancel_task(task_id: str, state: StateDep, principal: ClientDep) -> TaskPublic:
     """QUEUED → CANCELLED now; PROCESSING → flagged, the executor stops at its next heartbeat."""
     await state.tasks.get_task(task_id, owner=owner_scope(principal))
-    return task_public(await state.tasks.request_cancel(task_id=task_id))
+    cancelled = task_public(await state.tasks.request_cancel(task_id=task_id))
+    state.changes.poke()  # its live streams say so now
+    return cancelled
 
 
-@router.delete(Routes.TASK, status_code=204, responses={409: {"model": ErrorBody}})
+@router.delete(Routes.TASK, status_code=204, responses=answers(404, 409, 422))
 async def delete_task(task_id: str, state: StateDep, principal: ClientDep) -> Response:
     """Remove the task and its files; a task being uploaded or processed must be cancelled first."""
     await state.tasks.get_task(task_id, owner=owner_scope(principal))
@@ -110,40 +117,44 @@ async def delete_task(task_id: str, state: StateDep, principal: ClientDep) -> Re
     return Response(status_code=204)
 
 
-@router.get(Routes.TASK_EVENTS, response_class=StreamingResponse)
+@router.get(
+    Routes.TASK_EVENTS,
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **answers(404, 422, 429, 503)},
+)
 async def task_events(
     task_id: str, request: Request, state: StateDep, principal: ClientDep
 ) -> StreamingResponse:
-    """Server-sent events: an `event: task` with the task's JSON at each change, until it ends."""
+    """Server-sent events: an `event: task` with the task's JSON at each change, until it ends.
+    429 past `SORAWM_MAX_STREAMS_PER_CALLER` open streams, 503 past `SORAWM_MAX_STREAMS`."""
     scope = owner_scope(principal)
     await state.tasks.get_task(task_id, owner=scope)
+    slot = state.streams.take(principal.name)
     return StreamingResponse(
-        _follow(request, state, task_id, scope),
+        released_at_end(_follow(request, state, task_id, scope), slot),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )
 
 
 async def _follow(
     request: Request, state: AppState, task_id: str, owner: str | None
 ) -> AsyncIterator[str]:
-    # polls the database, not process memory, so any replica can serve any task's stream
+    # the row is read when the process's watcher saw it change (on any replica), not polled
     last = None
-    quiet = 0.0
-    while not await request.is_disconnected():
-        try:
-            task = task_public(await state.tasks.get_task(task_id, owner=owner))
-        except TaskNotFound:
-            yield "event: deleted\ndata: {}\n\n"
-            return
-        payload = task.model_dump_json()
-        if payload != last:
-            last, quiet = payload, 0.0
-            yield f"event: task\ndata: {payload}\n\n"
-            if task.status.ended:
+    with state.changes.watch_task(task_id) as changed:
+        while not await request.is_disconnected():
+            try:
+                task = task_public(await state.tasks.get_task(task_id, owner=owner))
+            except TaskNotFound:
+                yield "event: deleted\ndata: {}\n\n"
                 return
-        elif quiet >= EVENT_KEEPALIVE_S:
-            quiet = 0.0
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(EVENT_POLL_S)
-        quiet += EVENT_POLL_S
+            payload = task.model_dump_json()
+            if payload != last:
+                last = payload
+                yield f"event: task\ndata: {payload}\n\n"
+                if task.status.ended:
+                    return
+            while not await wait_for(changed, EVENT_KEEPALIVE_S):
+                yield ": keep-alive\n\n"

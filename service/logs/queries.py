@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from service.clock import aware
 from service.models import LOGS, LogRecord
 from service.runtime.db import Database
 from shared.contract import LogLevel
@@ -36,6 +37,17 @@ class LogFilter:
         if self.until is not None:
             stmt = stmt.where(LOGS.c.ts < self.until)
         return stmt
+
+    def matches(self, record: LogRecord) -> bool:
+        """What `apply` selects, for records already read (the live tails share one read)."""
+        return (
+            (self.executor_id is None or record.executor_id == self.executor_id)
+            and (self.task_id is None or record.task_id == self.task_id)
+            and (self.level is None or record.levelno >= self.level.number)
+            and (not self.q or self.q.lower() in record.message.lower())
+            and (self.since is None or aware(record.ts) >= self.since)
+            and (self.until is None or aware(record.ts) < self.until)
+        )
 
 
 async def find_logs(

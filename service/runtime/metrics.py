@@ -25,14 +25,25 @@ class Metrics:
         self.executors_online = Gauge(
             "sorawm_executors_online", "Executors seen recently", registry=self.registry
         )
+        self.stream_reads = Counter(
+            "sorawm_stream_watcher_reads",
+            "Database reads of the watcher that wakes this replica's live streams (all together)",
+            registry=self.registry,
+        )
+        self.streams_open = Gauge(
+            "sorawm_streams_open", "Live streams open on this replica", registry=self.registry
+        )
 
     def task_ended(self, task: TaskRow) -> None:
         if task.started_at is not None and task.finished_at is not None:
             seconds = (task.finished_at - task.started_at).total_seconds()
             self.task_duration.labels(status=task.status).observe(max(seconds, 0.0))
 
-    def render(self, *, tasks_by_status: dict[str, int], executors_online: int) -> bytes:
+    def render(
+        self, *, tasks_by_status: dict[str, int], executors_online: int, streams_open: int = 0
+    ) -> bytes:
         for status, count in tasks_by_status.items():
             self.tasks.labels(status=status).set(count)
         self.executors_online.set(executors_online)
+        self.streams_open.set(streams_open)
         return generate_latest(self.registry)

@@ -64,6 +64,11 @@ class ServiceSettings(BaseSettings):
     shutdown_timeout_s: float = Field(default=30.0, ge=0)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
+    # live streams (task events, the admin's log tail) open at once, per caller and in all;
+    # one watcher per process wakes them, looking this often while any is open
+    max_streams: int = Field(default=256, ge=1)
+    max_streams_per_caller: int = Field(default=16, ge=1)
+    stream_tick_s: float = Field(default=0.5, gt=0, le=10)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     executor_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     admin_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)

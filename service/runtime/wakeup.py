@@ -28,13 +28,18 @@ Wake = Callable[[int], Coroutine[Any, Any, None]]  # (number of tasks queued)
 class QueueSignal:
     """In-process wake-ups of waiting claims; `broadcast`, when given, tells other replicas."""
 
-    def __init__(self, broadcast: Wake | None = None) -> None:
+    def __init__(
+        self, broadcast: Wake | None = None, also: Callable[[], None] | None = None
+    ) -> None:
         self._condition = asyncio.Condition()
         self._broadcast = broadcast
+        self._also = also  # told of every wake-up too (the live streams' watcher)
         self.waiting = 0
 
     async def notify(self, n: int = 1) -> None:
         """Wake up to `n` claims waiting in this process."""
+        if self._also is not None:
+            self._also()
         async with self._condition:
             self._condition.notify(n)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -53,6 +54,13 @@ async def list_tasks(
         rows = [task_from_row(row) for row in await conn.execute(stmt)]
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def updated_at_of(db: Database, ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of these tasks last changed; a task that is gone is left out."""
+    stmt = select(TASKS.c.id, TASKS.c.updated_at).where(TASKS.c.id.in_(list(ids)))
+    async with db.transaction() as conn:
+        return {task_id: updated for task_id, updated in (await conn.execute(stmt)).all()}
 
 
 async def count_by_status(db: Database) -> dict[str, int]:
