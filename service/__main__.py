@@ -72,6 +72,15 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level, settings.data_dir / "logs")
     if command == "migrate":
         raise SystemExit(asyncio.run(migrate_only(settings, check=check)))
+    refusal = settings.unsafe_exposure()
+    if refusal is not None:
+        raise SystemExit(f"sorawm-service: refusing to start: {refusal}")
+    if settings.loopback_exempt and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        logger.warning(
+            "listening on {} with the loopback exemption on: a reverse proxy on this machine "
+            "must send X-Forwarded-For (or Forwarded), or every request it passes is admin",
+            settings.host,
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from loguru import logger
 
 from service.api import admin, compat, executor, health, logs, pages, tasks
+from service.api.origin_guard import OriginGuard
 from service.errors import install_error_handler
 from service.files.store import LocalFileStore
 from service.logs.sink import DatabaseLogSink
@@ -82,6 +83,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handler(app)
+    app.add_middleware(OriginGuard, settings=settings)
     # the claim route must be matched before the `/api/tasks/{task_id}` routes
     app.mount(pages.STATIC_PATH, pages.static_files(), name="static")
     for router in (

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from service.api.auth import ExecutorDep, peer_address
 from service.logs.store import insert_records, record_row
+from service.runtime.settings import LOOPBACK_OWNER
 from service.state import StateDep
 from shared.contract import LogAccepted, LogBatch, Routes, WeFastApiLog
 
@@ -40,7 +41,7 @@ async def post_wefastapi_log(
     row = record_row(
         level=body.level,
         message=body.message,
-        executor_id=principal.name if principal.name != "local" else None,
+        executor_id=principal.name if principal.name != LOOPBACK_OWNER else None,
         client=peer_address(request, state.settings),
         source="wefastapi",
     )
