@@ -403,6 +403,11 @@ class ResultAck(BaseModel):
 
 
 MAX_LOG_MESSAGE = 20_000  # characters of one log line
+# request bodies past these get 413 (uploads have limits of their own): every JSON body, a
+# batch of log records, and the one-line WeFastAPI form (a line and its JSON escaping)
+MAX_JSON_BODY_BYTES = 64 * 1024
+MAX_LOG_BATCH_BYTES = 16 * 1024 * 1024
+MAX_LOG_LINE_BODY_BYTES = 8 * MAX_LOG_MESSAGE
 
 
 class LogRecordIn(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from service.api.auth import AdminDep
+from service.api.guarded_route import GuardedRoute
 from service.clock import as_utc
 from service.errors import BadUpload
 from service.logs import queries as log_queries
@@ -21,7 +22,7 @@ from service.tasks import queries
 from service.tasks.views import executor_public
 from shared.contract import ExecutorPublic, LogLevel, LogPage, Routes
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(route_class=GuardedRoute, tags=["admin"])
 
 TAIL_POLL_S = 0.5
 TAIL_BATCH = 500

@@ -6,12 +6,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.api.auth import ClientDep
+from service.api.guarded_route import GuardedRoute
 from service.api.task_io import owner_scope, result_response, submit
 from service.state import StateDep
 from service.tasks.views import task_public
 from shared.contract import CompatResults, CompatSubmitted, Routes, TaskStatus
 
-router = APIRouter(tags=["SoraWM compatibility"])
+router = APIRouter(route_class=GuardedRoute, tags=["SoraWM compatibility"])
 
 
 @router.post(Routes.COMPAT_SUBMIT, response_model=CompatSubmitted)

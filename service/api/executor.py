@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.api.auth import ExecutorDep
+from service.api.guarded_route import GuardedRoute
 from service.clock import aware
 from service.errors import HashMismatch, LeaseLost
 from service.files.inflow import received
@@ -34,7 +35,7 @@ from shared.contract import (
     TaskStatus,
 )
 
-router = APIRouter(tags=["executor"])
+router = APIRouter(route_class=GuardedRoute, tags=["executor"])
 
 _LEASE_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody},

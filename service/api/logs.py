@@ -5,15 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from service.api.auth import ExecutorDep, peer_address
+from service.api.guarded_route import GuardedRoute
 from service.logs.store import insert_records, record_row
 from service.runtime.settings import LOOPBACK_OWNER
 from service.state import StateDep
-from shared.contract import LogAccepted, LogBatch, Routes, WeFastApiLog
+from shared.contract import (
+    MAX_LOG_BATCH_BYTES,
+    MAX_LOG_LINE_BODY_BYTES,
+    LogAccepted,
+    LogBatch,
+    Routes,
+    WeFastApiLog,
+)
 
 router = APIRouter(tags=["logs"])
+batches = APIRouter(route_class=GuardedRoute.with_limit(MAX_LOG_BATCH_BYTES))
+lines = APIRouter(route_class=GuardedRoute.with_limit(MAX_LOG_LINE_BODY_BYTES))
 
 
-@router.post(Routes.LOGS, status_code=202, response_model=LogAccepted)
+@batches.post(Routes.LOGS, status_code=202, response_model=LogAccepted)
 async def post_logs(
     body: LogBatch, request: Request, state: StateDep, _: ExecutorDep
 ) -> LogAccepted:
@@ -33,7 +43,7 @@ async def post_logs(
     return LogAccepted(accepted=await insert_records(state.db, rows))
 
 
-@router.post(Routes.WEFASTAPI_LOG, response_model=LogAccepted)
+@lines.post(Routes.WEFASTAPI_LOG, response_model=LogAccepted)
 async def post_wefastapi_log(
     body: WeFastApiLog, request: Request, state: StateDep, principal: ExecutorDep
 ) -> LogAccepted:
@@ -46,3 +56,8 @@ async def post_wefastapi_log(
         source="wefastapi",
     )
     return LogAccepted(accepted=await insert_records(state.db, [row]))
+
+
+# each with its own cap on the body
+router.include_router(batches)
+router.include_router(lines)

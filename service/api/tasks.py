@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.api.auth import ClientDep
+from service.api.guarded_route import GuardedRoute
 from service.api.task_io import owner_scope, result_response, submit
 from service.errors import TaskNotFound
 from service.state import AppState, StateDep
@@ -17,7 +18,7 @@ from service.tasks import queries
 from service.tasks.views import task_public
 from shared.contract import ErrorBody, Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(route_class=GuardedRoute, tags=["tasks"])
 
 EVENT_POLL_S = 0.5
 EVENT_KEEPALIVE_S = 15.0

@@ -30,6 +30,10 @@ from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions
 
 MAX_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024  # headers and small fields around the file part
+# a chunked body has no Content-Length to check first: the parts are counted as they come
+MAX_FORM_PARTS = 16
+MAX_FIELDS_BYTES = MAX_OPTIONS_BYTES + 256 * 1024  # every text field together
+MAX_PART_HEADER_BYTES = 16 * 1024
 _SUFFIX = re.compile(r"^[a-z0-9]{1,8}$")
 
 
@@ -46,20 +50,33 @@ class _Form:
     _header_value: bytearray = field(default_factory=bytearray)
     _headers: dict[str, bytes] = field(default_factory=dict)
     _target: FileWriter | bytearray | None = None
+    _parts: int = 0
+    _fields_bytes: int = 0
+    _header_bytes: int = 0
 
     def callbacks(self) -> dict[str, Any]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
-            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_field": lambda d, s, e: self._header_data(self._header_name, d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_data(self._header_value, d[s:e]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
         }
 
     def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_FORM_PARTS:
+            raise UploadTooLarge(f"the form has more than {MAX_FORM_PARTS} parts")
         self._headers.clear()
+        self._header_bytes = 0
         self._target = None
+
+    def _header_data(self, into: bytearray, data: bytes) -> None:
+        self._header_bytes += len(data)
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise UploadTooLarge(f"a form part's headers pass {MAX_PART_HEADER_BYTES} bytes")
+        into.extend(data)
 
     def _header_end(self) -> None:
         self._headers[self._header_name.decode("latin-1").lower()] = bytes(self._header_value)
@@ -83,6 +100,9 @@ class _Form:
             limit = MAX_OPTIONS_BYTES if options else MAX_FIELD_BYTES
             if len(self._target) + end - start > limit:
                 raise BadUpload(f"form field is longer than {limit} bytes")
+            self._fields_bytes += end - start
+            if self._fields_bytes > MAX_FIELDS_BYTES:
+                raise UploadTooLarge(f"the form's text fields pass {MAX_FIELDS_BYTES} bytes")
             self._target.extend(data[start:end])
         elif self._target is not None:
             self._target.write(data[start:end])
@@ -173,7 +193,12 @@ async def receive_video(
     try:
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         idle_s = settings.upload_timeout_s
+        limit = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+        total = 0
         async for chunk in received(request, idle_s=idle_s, keep_alive=still_uploading):
+            total += len(chunk)
+            if total > limit:  # a chunked body announced no length to refuse up front
+                raise UploadTooLarge(f"upload is larger than the limit of {limit} bytes")
             parser.write(chunk)
         parser.finalize()
         if form.writer is None:

@@ -77,6 +77,8 @@ class ServiceSettings(BaseSettings):
     stall_timeout_s: float = Field(default=1800.0, ge=0)
     # on SIGTERM, how long requests in flight (uploads, downloads, long polls) may go on
     shutdown_timeout_s: float = Field(default=30.0, ge=0)
+    # a JSON body (not an upload) must arrive whole within this, however it trickles (408)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     client_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
