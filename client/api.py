@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
 
-from shared.contract import Routes, TaskPage, TaskPublic, TaskStatus
+from shared.contract import Headers, Routes, TaskPage, TaskPublic, TaskStatus
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
+SUBMIT_ATTEMPTS = 3
+
+
 class ClientError(Exception):
     """The service refused or could not be reached; the message says which and why."""
+
+
+class _Cut(Exception):
+    """The connection failed mid-submit: worth sending again under the same key."""
 
 
 class _CountingReader:
@@ -70,19 +78,43 @@ class SoraWMClient:
         return response
 
     def submit(
-        self, path: Path, *, options: dict[str, Any] | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        options: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        attempts: int = SUBMIT_ATTEMPTS,
+    ) -> TaskPublic:
+        """Uploads `path`; a connection cut mid-way is retried with the same Idempotency-Key,
+        so the service answers with the first task if it had in fact received it."""
+        key = secrets.token_hex(16)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._submit_once(path, options=options, progress=progress, key=key)
+            except _Cut as exc:
+                if attempt == attempts:
+                    raise ClientError(f"cannot reach {self.server}: {exc.__cause__}") from exc
+        raise AssertionError("unreachable")
+
+    def _submit_once(
+        self, path: Path, *, options: dict[str, Any] | None, progress: Progress | None, key: str
     ) -> TaskPublic:
         size = path.stat().st_size
         with path.open("rb") as file:
             reader = _CountingReader(file, size, progress)
             data = {"options": json.dumps(options)} if options else None
-            response = self._send(
-                "POST",
-                Routes.TASKS,
-                files={"file": (path.name, reader, "application/octet-stream")},  # type: ignore[dict-item]
-                data=data,
-                timeout=httpx.Timeout(60.0, write=None),
-            )
+            try:
+                response = self.http.post(
+                    Routes.TASKS,
+                    files={"file": (path.name, reader, "application/octet-stream")},  # type: ignore[dict-item]
+                    data=data,
+                    headers={Headers.IDEMPOTENCY_KEY: key},
+                    timeout=httpx.Timeout(60.0, write=None),
+                )
+            except httpx.TransportError as exc:
+                raise _Cut() from exc
+        if response.is_error:
+            raise ClientError(f"{response.status_code}: {_detail(response)}")
         return TaskPublic.model_validate(response.json())
 
     def task(self, task_id: str) -> TaskPublic:

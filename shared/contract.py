@@ -103,6 +103,8 @@ class Routes:
 class Headers:
     LEASE_TOKEN = "X-Lease-Token"
     CONTENT_SHA256 = "X-Content-SHA256"
+    # on a submit: a retry with the same key (same caller) gets the first task back
+    IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 MAX_CLAIM_WAIT_S = 30.0

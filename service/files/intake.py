@@ -18,7 +18,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from service.errors import BadUpload, UploadStalled, UploadTooLarge
+from service.errors import BadUpload, SubmitInProgress, UploadStalled, UploadTooLarge
 from service.files.inflow import received
 from service.files.probe import probe_video_async
 from service.files.store import FileStore, FileWriter
@@ -26,7 +26,7 @@ from service.models import TaskRow
 from service.runtime.settings import ServiceSettings
 from service.runtime.wakeup import QueueSignal
 from service.tasks.machine import TaskMachine
-from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions
+from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions, TaskStatus
 
 MAX_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024  # headers and small fields around the file part
@@ -152,6 +152,18 @@ def waiting_message(options: TaskOptions) -> str | None:
     return None
 
 
+async def _drain(request: Request, settings: ServiceSettings) -> None:
+    """Reads a retried upload to its end and keeps none of it."""
+    limit, total = settings.max_upload_bytes + FORM_OVERHEAD_BYTES, 0
+    try:
+        async for chunk in received(request, idle_s=settings.upload_timeout_s):
+            total += len(chunk)
+            if total > limit:
+                raise UploadTooLarge(f"upload is larger than the limit of {limit} bytes")
+    except ClientDisconnect:
+        pass  # the retry's answer is the first task's: nobody is left to read it
+
+
 def _boundary(request: Request) -> bytes:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
@@ -168,8 +180,10 @@ async def receive_video(
     tasks: TaskMachine,
     store: FileStore,
     signal: QueueSignal,
+    idempotency_key: str | None = None,
 ) -> TaskRow:
-    """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files)."""
+    """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files). A submit
+    whose `idempotency_key` this owner used before gets that task back, nothing new made."""
     boundary = _boundary(request)
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_upload_bytes + FORM_OVERHEAD_BYTES:
@@ -177,7 +191,16 @@ async def receive_video(
             f"upload of {declared} bytes is larger than the limit of "
             f"{settings.max_upload_bytes} bytes"
         )
-    task = await tasks.create_uploading(owner=owner, max_attempts=settings.max_attempts)
+    if idempotency_key is not None:
+        first = await tasks.find_by_idempotency_key(owner=owner, key=idempotency_key)
+        if first is not None:
+            if first.status == TaskStatus.UPLOADING:
+                raise SubmitInProgress()
+            await _drain(request, settings)  # a client mid-send reads no answer otherwise
+            return first
+    task = await tasks.create_uploading(
+        owner=owner, max_attempts=settings.max_attempts, idempotency_key=idempotency_key
+    )
     form = _Form(
         file_field=file_field,
         open_writer=lambda name: store.writer(
