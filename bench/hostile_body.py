@@ -96,6 +96,26 @@ def send_hostile(port: int, total: int, *, chunked: bool) -> dict[str, Any]:
     return {"status": status, "sent_mb": sent / 2**20, "seconds": time.perf_counter() - started}
 
 
+def send_huge_head(port: int, total: int) -> dict[str, Any]:
+    """One header of up to `total` bytes, never ended; what came back and how much went."""
+    sent, status = 0, None
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Pad: ".encode())
+        try:
+            while sent < total:
+                sock.sendall(PIECE)
+                sent += len(PIECE)
+        except OSError:
+            pass
+        try:
+            line = sock.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+            status = int(line.split()[1]) if line else None
+        except OSError:
+            status = None
+    return {"status": status, "sent_mb": sent / 2**20, "seconds": time.perf_counter() - started}
+
+
 def burst(url: str, token: str, count: int) -> None:
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
         for _ in range(count):
@@ -131,6 +151,9 @@ def main() -> None:
             streamed, c_result = measure(
                 live.pid, lambda: send_hostile(live.port, total, chunked=True)
             )
+            header, h_result = measure(
+                live.pid, lambda: send_huge_head(live.port, min(total, 256 * 2**20))
+            )
             rss_after = (status_kib(live.pid, "VmRSS") or 0) / 1024
         finally:
             live.kill()
@@ -150,6 +173,13 @@ def main() -> None:
             c_result["seconds"],
             streamed,
         ],
+        [
+            "no token, one header of 256 MB",
+            h_result["status"],
+            h_result["sent_mb"],
+            h_result["seconds"],
+            header,
+        ],
     ]
     print(f"service RSS growth while refusing a {args.gib:g} GiB body (goal < {GOAL_MB} MB)")
     print(
@@ -159,7 +189,7 @@ def main() -> None:
         )
     )
     print(f"service RSS at the end: {rss_after:.0f} MB")
-    worst = max(announced["sampled_mb"], streamed["sampled_mb"])
+    worst = max(announced["sampled_mb"], streamed["sampled_mb"], header["sampled_mb"])
     print(f"worst growth {worst:.1f} MB: {'meets' if worst < GOAL_MB else 'MISSES'} the goal")
     if args.json:
         args.json.write_text(
@@ -170,6 +200,7 @@ def main() -> None:
                     "reference": reference,
                     "content_length": {**a_result, **announced},
                     "chunked": {**c_result, **streamed},
+                    "header": {**h_result, **header},
                 },
                 indent=2,
             )

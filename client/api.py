@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -148,6 +149,15 @@ class SoraWMClient:
         url = Routes.TASK_RESULT.format(task_id=task_id)
         try:
             with self.http.stream("GET", url, headers=headers) as response:
+                if response.status_code == 416 and _complete(part, offset, response, etag_file):
+                    # the cut came after the last byte: nothing is missing
+                    part.replace(dest)
+                    etag_file.unlink(missing_ok=True)
+                    return dest
+                if response.status_code == 416:
+                    part.unlink(missing_ok=True)  # not the result: start over
+                    etag_file.unlink(missing_ok=True)
+                    return self.download(task_id, dest, progress=progress)
                 if response.is_error:
                     response.read()
                     raise ClientError(f"{response.status_code}: {_detail(response)}")
@@ -166,3 +176,16 @@ class SoraWMClient:
         part.replace(dest)
         etag_file.unlink(missing_ok=True)
         return dest
+
+
+def _complete(part: Path, offset: int, response: httpx.Response, etag_file: Path) -> bool:
+    """A 416 to `bytes=offset-`: whether `part` already holds the whole result (its length
+    is the file's and its sha256 the ETag)."""
+    total = response.headers.get("content-range", "").rpartition("/")[2]
+    if not total.isdigit() or int(total) != offset or not etag_file.exists():
+        return False
+    digest = hashlib.sha256()
+    with part.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return etag_file.read_text().strip().strip('"') == digest.hexdigest()

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from service.app import create_app
 from service.logs.setup import configure_logging
+from service.runtime.bounded_http import BoundedHeadProtocol
 from service.runtime.db import Database
 from service.runtime.migrate import check as check_schema
 from service.runtime.migrate import current_revision, migrate
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         # the real peer decides loopback exemption; forwarded headers are judged by
         # SORAWM_TRUSTED_PROXIES in service.api.auth, never by uvicorn
         proxy_headers=False,
+        http=BoundedHeadProtocol,
         log_level="warning",
         # on SIGTERM: no new connections; transfers in flight get this long to finish; the
         # leases of running tasks are left to their executors (or to expire)

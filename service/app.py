@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
-from service.api import admin, compat, executor, health, logs, pages, tasks
+from service.api import admin, compat, docs_pages, executor, health, logs, pages, tasks
 from service.api.origin_guard import OriginGuard
 from service.errors import install_error_handler
 from service.files.store import LocalFileStore
@@ -81,6 +81,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version="1",
         summary="Removes the moving Sora watermark from videos with a fleet of executors.",
         lifespan=lifespan,
+        # served by service.api.docs_pages, with a CSP
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handler(app)
     app.add_middleware(OriginGuard, settings=settings)
@@ -94,6 +97,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         health.router,
         compat.router,
         pages.router,
+        docs_pages.router,
     ):
         app.include_router(router)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -27,6 +28,7 @@ router = APIRouter(route_class=GuardedRoute, tags=["admin"])
 TAIL_POLL_S = 0.5
 TAIL_BATCH = 500
 TAIL_KEEPALIVE_S = 15.0
+_RECORD_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 async def log_filter(
@@ -53,7 +55,9 @@ LogFilterDep = Annotated[LogFilter, Depends(log_filter)]
 def _record_id(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    # ASCII digits that fit a BIGINT: `isdigit` alone lets '²' (int() fails) and 10**30
+    # (the database refuses) through, each a 500
+    if not _RECORD_ID.match(cursor):
         raise BadUpload("the cursor is not one this service handed out")
     return int(cursor)
 
