@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import httpx
 
-from shared.contract import Routes, TaskPage, TaskPublic, TaskStatus
+from shared.contract import Headers, Routes, TaskPage, TaskPublic, TaskStatus
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
+SUBMIT_ATTEMPTS = 3
+
+
 class ClientError(Exception):
     """The service refused or could not be reached; the message says which and why."""
+
+
+class _Cut(Exception):
+    """The connection failed mid-submit: worth sending again under the same key."""
 
 
 class _CountingReader:
@@ -70,19 +79,43 @@ class SoraWMClient:
         return response
 
     def submit(
-        self, path: Path, *, options: dict[str, Any] | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        options: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        attempts: int = SUBMIT_ATTEMPTS,
+    ) -> TaskPublic:
+        """Uploads `path`; a connection cut mid-way is retried with the same Idempotency-Key,
+        so the service answers with the first task if it had in fact received it."""
+        key = secrets.token_hex(16)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._submit_once(path, options=options, progress=progress, key=key)
+            except _Cut as exc:
+                if attempt == attempts:
+                    raise ClientError(f"cannot reach {self.server}: {exc.__cause__}") from exc
+        raise AssertionError("unreachable")
+
+    def _submit_once(
+        self, path: Path, *, options: dict[str, Any] | None, progress: Progress | None, key: str
     ) -> TaskPublic:
         size = path.stat().st_size
         with path.open("rb") as file:
             reader = _CountingReader(file, size, progress)
             data = {"options": json.dumps(options)} if options else None
-            response = self._send(
-                "POST",
-                Routes.TASKS,
-                files={"file": (path.name, reader, "application/octet-stream")},  # type: ignore[dict-item]
-                data=data,
-                timeout=httpx.Timeout(60.0, write=None),
-            )
+            try:
+                response = self.http.post(
+                    Routes.TASKS,
+                    files={"file": (path.name, reader, "application/octet-stream")},  # type: ignore[dict-item]
+                    data=data,
+                    headers={Headers.IDEMPOTENCY_KEY: key},
+                    timeout=httpx.Timeout(60.0, write=None),
+                )
+            except httpx.TransportError as exc:
+                raise _Cut() from exc
+        if response.is_error:
+            raise ClientError(f"{response.status_code}: {_detail(response)}")
         return TaskPublic.model_validate(response.json())
 
     def task(self, task_id: str) -> TaskPublic:
@@ -116,6 +149,15 @@ class SoraWMClient:
         url = Routes.TASK_RESULT.format(task_id=task_id)
         try:
             with self.http.stream("GET", url, headers=headers) as response:
+                if response.status_code == 416 and _complete(part, offset, response, etag_file):
+                    # the cut came after the last byte: nothing is missing
+                    part.replace(dest)
+                    etag_file.unlink(missing_ok=True)
+                    return dest
+                if response.status_code == 416:
+                    part.unlink(missing_ok=True)  # not the result: start over
+                    etag_file.unlink(missing_ok=True)
+                    return self.download(task_id, dest, progress=progress)
                 if response.is_error:
                     response.read()
                     raise ClientError(f"{response.status_code}: {_detail(response)}")
@@ -134,3 +176,16 @@ class SoraWMClient:
         part.replace(dest)
         etag_file.unlink(missing_ok=True)
         return dest
+
+
+def _complete(part: Path, offset: int, response: httpx.Response, etag_file: Path) -> bool:
+    """A 416 to `bytes=offset-`: whether `part` already holds the whole result (its length
+    is the file's and its sha256 the ETag)."""
+    total = response.headers.get("content-range", "").rpartition("/")[2]
+    if not total.isdigit() or int(total) != offset or not etag_file.exists():
+        return False
+    digest = hashlib.sha256()
+    with part.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return etag_file.read_text().strip().strip('"') == digest.hexdigest()

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from service.app import create_app
 from service.logs.setup import configure_logging
+from service.runtime.bounded_http import BoundedHeadProtocol
 from service.runtime.db import Database
 from service.runtime.migrate import check as check_schema
 from service.runtime.migrate import current_revision, migrate
@@ -72,6 +73,15 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level, settings.data_dir / "logs")
     if command == "migrate":
         raise SystemExit(asyncio.run(migrate_only(settings, check=check)))
+    refusal = settings.unsafe_exposure()
+    if refusal is not None:
+        raise SystemExit(f"sorawm-service: refusing to start: {refusal}")
+    if settings.loopback_exempt and settings.host not in ("127.0.0.1", "::1", "localhost"):
+        logger.warning(
+            "listening on {} with the loopback exemption on: a reverse proxy on this machine "
+            "must send X-Forwarded-For (or Forwarded), or every request it passes is admin",
+            settings.host,
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -79,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         # the real peer decides loopback exemption; forwarded headers are judged by
         # SORAWM_TRUSTED_PROXIES in service.api.auth, never by uvicorn
         proxy_headers=False,
+        http=BoundedHeadProtocol,
         log_level="warning",
         # on SIGTERM: no new connections; transfers in flight get this long to finish; the
         # leases of running tasks are left to their executors (or to expire)

@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from loguru import logger
 
-from service.api import admin, compat, executor, health, logs, pages, tasks
+from service.api import admin, compat, docs_pages, executor, health, logs, pages, tasks
 from service.api.answers import install_allow_header
+from service.api.origin_guard import OriginGuard
 from service.errors import install_error_handler
 from service.files.store import LocalFileStore
 from service.logs.queries import LogFilter, last_log_id, logs_after
@@ -97,9 +98,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version="1",
         summary="Removes the moving Sora watermark from videos with a fleet of executors.",
         lifespan=lifespan,
+        # served by service.api.docs_pages, with a CSP
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handler(app)
     install_allow_header(app)
+    app.add_middleware(OriginGuard, settings=settings)
     # the claim route must be matched before the `/api/tasks/{task_id}` routes
     app.mount(pages.STATIC_PATH, pages.static_files(), name="static")
     for router in (
@@ -110,6 +115,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         health.router,
         compat.router,
         pages.router,
+        docs_pages.router,
     ):
         app.include_router(router)
     return app

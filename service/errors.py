@@ -34,6 +34,12 @@ class InvalidTransition(ServiceError):
     status_code = 409
 
 
+class SubmitInProgress(ServiceError):
+    """A submit with this Idempotency-Key is still uploading: retry once it has ended."""
+
+    status_code = 409
+
+
 class ResultNotReady(ServiceError):
     """The result is not ready yet."""
 

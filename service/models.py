@@ -48,6 +48,8 @@ class TaskFields(SQLModel):
     executor_faults: int = 0
     # when `progress` last moved (set at claim): a task stalled past the limit is taken back
     progress_at: datetime | None = None
+    # the client's `Idempotency-Key` on its submit: a retry with the same key gets this task
+    idempotency_key: str | None = Field(default=None, max_length=128)
 
 
 class Task(TaskFields, table=True):
@@ -56,6 +58,8 @@ class Task(TaskFields, table=True):
         Index("ix_tasks_status_created", "status", "created_at"),
         Index("ix_tasks_owner_created", "owner", "created_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+        # NULLs never collide: only keyed submits are unique, and per owner
+        Index("ux_tasks_owner_idempotency", "owner", "idempotency_key", unique=True),
     )
 
 
@@ -64,9 +68,18 @@ class TaskRow(TaskFields):
     table class, whose SQLAlchemy instrumentation costs ~8x as much per row on the hot paths."""
 
 
-def new_task(*, id: str, owner: str, max_attempts: int, now: datetime) -> TaskRow:
+def new_task(
+    *, id: str, owner: str, max_attempts: int, now: datetime, idempotency_key: str | None = None
+) -> TaskRow:
     """A task as it is first inserted: the columns' defaults."""
-    return TaskRow(id=id, owner=owner, max_attempts=max_attempts, created_at=now, updated_at=now)
+    return TaskRow(
+        id=id,
+        owner=owner,
+        max_attempts=max_attempts,
+        created_at=now,
+        updated_at=now,
+        idempotency_key=idempotency_key,
+    )
 
 
 def task_from_row(row: Any) -> TaskRow:

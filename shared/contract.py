@@ -124,6 +124,8 @@ class Routes:
 class Headers:
     LEASE_TOKEN = "X-Lease-Token"
     CONTENT_SHA256 = "X-Content-SHA256"
+    # on a submit: a retry with the same key (same caller) gets the first task back
+    IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
 MAX_CLAIM_WAIT_S = 30.0
@@ -443,6 +445,11 @@ class ResultAck(BaseModel):
 
 
 MAX_LOG_MESSAGE = 20_000  # characters of one log line
+# request bodies past these get 413 (uploads have limits of their own): every JSON body, a
+# batch of log records, and the one-line WeFastAPI form (a line and its JSON escaping)
+MAX_JSON_BODY_BYTES = 64 * 1024
+MAX_LOG_BATCH_BYTES = 16 * 1024 * 1024
+MAX_LOG_LINE_BODY_BYTES = 8 * MAX_LOG_MESSAGE
 
 
 class LogRecordIn(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from starlette.background import BackgroundTask
 
 from service.api.answers import answers
 from service.api.auth import AdminDep
+from service.api.guarded_route import GuardedRoute
 from service.clock import as_utc
 from service.errors import BadUpload
 from service.logs import queries as log_queries
@@ -22,11 +24,12 @@ from service.tasks import queries
 from service.tasks.views import executor_public
 from shared.contract import ExecutorPublic, IsoTime, LogLevel, LogPage, Routes
 
-router = APIRouter(tags=["admin"], responses=answers(401, 403))
+router = APIRouter(route_class=GuardedRoute, tags=["admin"], responses=answers(400, 401, 403))
 
 TAIL_KEEPALIVE_S = 15.0
 # a log record's id, as cursors and `after` carry it
 RECORD_ID_PATTERN = r"^[0-9]{1,18}$"
+_RECORD_ID = re.compile(RECORD_ID_PATTERN)
 
 
 async def log_filter(
@@ -53,7 +56,9 @@ LogFilterDep = Annotated[LogFilter, Depends(log_filter)]
 def _record_id(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    # ASCII digits that fit a BIGINT: `isdigit` alone lets '²' (int() fails) and 10**30
+    # (the database refuses) through, each a 500
+    if not _RECORD_ID.match(cursor):
         raise BadUpload("the cursor is not one this service handed out")
     return int(cursor)
 

@@ -16,11 +16,11 @@ from starlette.routing import Match
 from shared.contract import ErrorBody, ProblemBody
 
 REASONS: dict[int, str] = {
-    400: "the body is not well-formed (not JSON, or cut short)",
+    400: "the body is not well-formed (not JSON, or cut short), or the Host is not this service's",
     401: "no bearer token, or not a valid one",
-    403: "the token does not hold the role this needs",
+    403: "the token does not hold the role this needs, or a browser's write from another origin",
     404: "no such task (or not one of the caller's)",
-    408: "the upload stopped sending: nothing was kept",
+    408: "the body stopped arriving in time: nothing was kept",
     409: "the task is not in a state that allows this, or the lease is no longer the caller's",
     410: "the task's files were removed by retention",
     413: "larger than the service accepts",

@@ -1,8 +1,9 @@
 """Who is calling: bearer tokens per role, compared in constant time, never logged.
 
 Requests from loopback may come without a token (`SORAWM_LOOPBACK_EXEMPT`, the local
-default run), judged by the real peer address; `X-Forwarded-For` counts only when the peer
-is one of `SORAWM_TRUSTED_PROXIES`. A presented token is always checked.
+default run): only a direct loopback peer that sends no forwarded header, so nothing relayed
+by a proxy (trusted or not) is ever exempt. `X-Forwarded-For` names the client (for logs)
+only when the peer is one of `SORAWM_TRUSTED_PROXIES`. A presented token is always checked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from service.runtime.settings import ServiceSettings
+from service.runtime.settings import LOOPBACK_OWNER, ServiceSettings
+
+# any of these means a proxy relayed the request: its real client is elsewhere
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 class Role(StrEnum):
@@ -39,7 +43,7 @@ class Principal:
         return self.name
 
 
-LOCAL = Principal(name="local", roles=frozenset(Role))
+LOCAL = Principal(name=LOOPBACK_OWNER, roles=frozenset(Role))
 
 
 def peer_address(request: Request, settings: ServiceSettings) -> str:
@@ -71,6 +75,15 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+def is_exempt(request: Request, settings: ServiceSettings) -> bool:
+    """A direct loopback peer, no proxy in between: the exemption's only case."""
+    if not settings.loopback_exempt:
+        return False
+    peer = request.client.host if request.client else ""
+    headers = request.headers
+    return _is_loopback(peer) and not any(name in headers for name in FORWARDED_HEADERS)
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -88,7 +101,7 @@ async def authenticate(request: Request) -> Principal:
     settings: ServiceSettings = request.app.state.sorawm.settings
     header = request.headers.get("authorization")
     if header is None:
-        if settings.loopback_exempt and _is_loopback(peer_address(request, settings)):
+        if is_exempt(request, settings):
             return LOCAL
         raise _unauthorized("a bearer token is required")
     scheme, _, token = header.partition(" ")
@@ -111,20 +124,33 @@ async def authenticate(request: Request) -> Principal:
     return Principal(name=name, roles=frozenset(roles))
 
 
-def require(*roles: Role) -> object:
-    """A dependency: the caller, who must hold one of `roles` (admin holds every role)."""
-    allowed = frozenset(roles) | {Role.ADMIN}
+PRINCIPAL_KEY = "sorawm.principal"
+
+
+class RoleCheck:
+    """A dependency: the caller, who must hold one of `roles` (admin holds every role). A
+    class, so that `GuardedRoute` can find it and judge the caller before reading the body."""
+
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.roles = roles
+        self.allowed = frozenset(roles) | {Role.ADMIN}
 
     # async, as every dependency here: a sync one costs a thread-pool hop per request; and
     # `authenticate` is called, not declared as a sub-dependency: each level of dependency
     # solving costs ~30 µs, a tenth of a heartbeat's budget
-    async def check(request: Request) -> Principal:
-        principal = await authenticate(request)
-        if not principal.roles & allowed:
-            raise HTTPException(403, detail=f"this needs the {' or '.join(roles)} role")
+    async def __call__(self, request: Request) -> Principal:
+        principal = request.scope.get(PRINCIPAL_KEY)
+        if not isinstance(principal, Principal):
+            principal = await authenticate(request)
+        if not principal.roles & self.allowed:
+            raise HTTPException(403, detail=f"this needs the {' or '.join(self.roles)} role")
+        request.scope[PRINCIPAL_KEY] = principal
         return principal
 
-    return Depends(check)
+
+def require(*roles: Role) -> object:
+    """A dependency: the caller, who must hold one of `roles` (admin holds every role)."""
+    return Depends(RoleCheck(roles))
 
 
 ClientDep = Annotated[Principal, require(Role.CLIENT)]

@@ -7,13 +7,16 @@ from fastapi.responses import StreamingResponse
 
 from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ClientDep
+from service.api.guarded_route import GuardedRoute
 from service.api.task_io import owner_scope, result_response, submit
 from service.api.tasks import UPLOAD_ANSWERS, upload_body
 from service.state import StateDep
 from service.tasks.views import task_public
 from shared.contract import CompatResults, CompatSubmitted, ErrorBody, Routes, TaskStatus
 
-router = APIRouter(tags=["SoraWM compatibility"], responses=answers(401, 403))
+router = APIRouter(
+    route_class=GuardedRoute, tags=["SoraWM compatibility"], responses=answers(400, 401, 403)
+)
 
 
 @router.post(

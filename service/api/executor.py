@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ExecutorDep
+from service.api.guarded_route import GuardedRoute
 from service.clock import aware
 from service.errors import HashMismatch, LeaseLost
 from service.files.inflow import received
@@ -34,11 +35,12 @@ from shared.contract import (
     TaskStatus,
 )
 
-router = APIRouter(tags=["executor"], responses=answers(401, 403))
+router = APIRouter(route_class=GuardedRoute, tags=["executor"], responses=answers(400, 401, 403))
 
 _LEASE_ERRORS = answers(404, 409, 422)
 # a JSON body that does not parse is a 400
-_BODY_ERRORS = answers(400, 422)
+# a body that does not parse (400), arrives too slowly (408), is too large (413)
+_BODY_ERRORS = answers(400, 408, 413, 422)
 
 LeaseHeader = Annotated[str | None, Header(alias=Headers.LEASE_TOKEN)]
 

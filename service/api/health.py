@@ -9,11 +9,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.api.answers import answers
 from service.api.auth import AdminDep
+from service.api.guarded_route import GuardedRoute
 from service.state import StateDep
 from service.tasks import queries
 from shared.contract import HealthReport, Routes
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=GuardedRoute, tags=["health"])
 
 
 @router.get(Routes.HEALTH, response_model=HealthReport, responses={503: {"model": HealthReport}})

@@ -3,15 +3,17 @@ tasks a caller sees, a video submitted, the result streamed back."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request, Response
 
 from service.api.auth import Principal
-from service.errors import FilesGone, ResultNotReady
+from service.errors import BadUpload, FilesGone, ResultNotReady
 from service.files.intake import receive_video
 from service.files.ranges import file_response
 from service.models import TaskRow
 from service.state import AppState
-from shared.contract import TaskStatus
+from shared.contract import Headers, TaskStatus
 
 
 def owner_scope(principal: Principal) -> str | None:
@@ -19,9 +21,25 @@ def owner_scope(principal: Principal) -> str | None:
     return None if principal.is_admin else principal.owner
 
 
+IDEMPOTENCY_HEADER = Headers.IDEMPOTENCY_KEY
+_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The submit's `Idempotency-Key`: 1 to 128 printable ASCII characters, or none."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise BadUpload(f"{IDEMPOTENCY_HEADER} must be 1 to 128 printable ASCII characters")
+    return key
+
+
 async def submit(request: Request, state: AppState, principal: Principal, field: str) -> TaskRow:
+    """A new task, or the first task of a retried submit (same owner, same key)."""
     return await receive_video(
         request,
+        idempotency_key=idempotency_key(request),
         file_field=field,
         owner=principal.owner,
         settings=state.settings,

@@ -11,7 +11,8 @@ from starlette.background import BackgroundTask
 
 from service.api.answers import FILE_ANSWERS, answers
 from service.api.auth import ClientDep
-from service.api.task_io import owner_scope, result_response, submit
+from service.api.guarded_route import GuardedRoute
+from service.api.task_io import IDEMPOTENCY_HEADER, owner_scope, result_response, submit
 from service.errors import TaskNotFound
 from service.runtime.streams import released_at_end, wait_for
 from service.state import AppState, StateDep
@@ -19,7 +20,7 @@ from service.tasks import queries
 from service.tasks.views import task_public
 from shared.contract import Routes, TaskOptions, TaskPage, TaskPublic, TaskStatus
 
-router = APIRouter(tags=["tasks"], responses=answers(401, 403))
+router = APIRouter(route_class=GuardedRoute, tags=["tasks"], responses=answers(400, 401, 403))
 
 EVENT_KEEPALIVE_S = 15.0
 
@@ -45,11 +46,21 @@ def upload_body(file_field: str) -> dict[str, object]:
                 }
             },
             "required": True,
-        }
+        },
+        "parameters": [
+            {
+                "name": IDEMPOTENCY_HEADER,
+                "in": "header",
+                "required": False,
+                "description": "a retry with the same key (same owner) gets the first task back",
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+            }
+        ],
     }
 
 
-UPLOAD_ANSWERS = answers(408, 413, 415, 422, 507)
+# 409: a submit under the same Idempotency-Key is still uploading
+UPLOAD_ANSWERS = answers(408, 409, 413, 415, 422, 507)
 
 
 @router.post(

@@ -18,7 +18,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from service.errors import BadUpload, UploadStalled, UploadTooLarge
+from service.errors import BadUpload, SubmitInProgress, UploadStalled, UploadTooLarge
 from service.files.inflow import received
 from service.files.probe import probe_video_async
 from service.files.store import FileStore, FileWriter
@@ -26,10 +26,14 @@ from service.models import TaskRow
 from service.runtime.settings import ServiceSettings
 from service.runtime.wakeup import QueueSignal
 from service.tasks.machine import TaskMachine
-from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions
+from shared.contract import BASE_INPAINTERS, MAX_OPTIONS_BYTES, TaskOptions, TaskStatus
 
 MAX_FIELD_BYTES = 64 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024  # headers and small fields around the file part
+# a chunked body has no Content-Length to check first: the parts are counted as they come
+MAX_FORM_PARTS = 16
+MAX_FIELDS_BYTES = MAX_OPTIONS_BYTES + 256 * 1024  # every text field together
+MAX_PART_HEADER_BYTES = 16 * 1024
 _SUFFIX = re.compile(r"^[a-z0-9]{1,8}$")
 
 
@@ -46,20 +50,33 @@ class _Form:
     _header_value: bytearray = field(default_factory=bytearray)
     _headers: dict[str, bytes] = field(default_factory=dict)
     _target: FileWriter | bytearray | None = None
+    _parts: int = 0
+    _fields_bytes: int = 0
+    _header_bytes: int = 0
 
     def callbacks(self) -> dict[str, Any]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": lambda d, s, e: self._header_name.extend(d[s:e]),
-            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_field": lambda d, s, e: self._header_data(self._header_name, d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_data(self._header_value, d[s:e]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
         }
 
     def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_FORM_PARTS:
+            raise UploadTooLarge(f"the form has more than {MAX_FORM_PARTS} parts")
         self._headers.clear()
+        self._header_bytes = 0
         self._target = None
+
+    def _header_data(self, into: bytearray, data: bytes) -> None:
+        self._header_bytes += len(data)
+        if self._header_bytes > MAX_PART_HEADER_BYTES:
+            raise UploadTooLarge(f"a form part's headers pass {MAX_PART_HEADER_BYTES} bytes")
+        into.extend(data)
 
     def _header_end(self) -> None:
         self._headers[self._header_name.decode("latin-1").lower()] = bytes(self._header_value)
@@ -83,6 +100,9 @@ class _Form:
             limit = MAX_OPTIONS_BYTES if options else MAX_FIELD_BYTES
             if len(self._target) + end - start > limit:
                 raise BadUpload(f"form field is longer than {limit} bytes")
+            self._fields_bytes += end - start
+            if self._fields_bytes > MAX_FIELDS_BYTES:
+                raise UploadTooLarge(f"the form's text fields pass {MAX_FIELDS_BYTES} bytes")
             self._target.extend(data[start:end])
         elif self._target is not None:
             self._target.write(data[start:end])
@@ -132,6 +152,18 @@ def waiting_message(options: TaskOptions) -> str | None:
     return None
 
 
+async def _drain(request: Request, settings: ServiceSettings) -> None:
+    """Reads a retried upload to its end and keeps none of it."""
+    limit, total = settings.max_upload_bytes + FORM_OVERHEAD_BYTES, 0
+    try:
+        async for chunk in received(request, idle_s=settings.upload_timeout_s):
+            total += len(chunk)
+            if total > limit:
+                raise UploadTooLarge(f"upload is larger than the limit of {limit} bytes")
+    except ClientDisconnect:
+        pass  # the retry's answer is the first task's: nobody is left to read it
+
+
 def _boundary(request: Request) -> bytes:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
@@ -148,8 +180,10 @@ async def receive_video(
     tasks: TaskMachine,
     store: FileStore,
     signal: QueueSignal,
+    idempotency_key: str | None = None,
 ) -> TaskRow:
-    """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files)."""
+    """UPLOADING → QUEUED, or an error with nothing left behind (no row, no files). A submit
+    whose `idempotency_key` this owner used before gets that task back, nothing new made."""
     boundary = _boundary(request)
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_upload_bytes + FORM_OVERHEAD_BYTES:
@@ -157,7 +191,16 @@ async def receive_video(
             f"upload of {declared} bytes is larger than the limit of "
             f"{settings.max_upload_bytes} bytes"
         )
-    task = await tasks.create_uploading(owner=owner, max_attempts=settings.max_attempts)
+    if idempotency_key is not None:
+        first = await tasks.find_by_idempotency_key(owner=owner, key=idempotency_key)
+        if first is not None:
+            if first.status == TaskStatus.UPLOADING:
+                raise SubmitInProgress()
+            await _drain(request, settings)  # a client mid-send reads no answer otherwise
+            return first
+    task = await tasks.create_uploading(
+        owner=owner, max_attempts=settings.max_attempts, idempotency_key=idempotency_key
+    )
     form = _Form(
         file_field=file_field,
         open_writer=lambda name: store.writer(
@@ -173,7 +216,12 @@ async def receive_video(
     try:
         parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
         idle_s = settings.upload_timeout_s
+        limit = settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+        total = 0
         async for chunk in received(request, idle_s=idle_s, keep_alive=still_uploading):
+            total += len(chunk)
+            if total > limit:  # a chunked body announced no length to refuse up front
+                raise UploadTooLarge(f"upload is larger than the limit of {limit} bytes")
             parser.write(chunk)
         parser.finalize()
         if form.writer is None:

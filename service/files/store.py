@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import errno
 import hashlib
+import math
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -94,9 +96,15 @@ class LocalWriter:
 
 
 class LocalFileStore:
+    # /health may be polled often and by anyone: the disk is written at most this often, the
+    # result kept between (a failure too), and otherwise the folder is only looked at
+    WRITE_CHECK_EVERY_S = 10.0
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         (self.root / "tasks").mkdir(parents=True, exist_ok=True)
+        self._written_at = -math.inf
+        self._write_failure: OSError | None = None
 
     def task_dir(self, task_id: str) -> Path:
         if not _TASK_ID.match(task_id):
@@ -143,9 +151,19 @@ class LocalFileStore:
         await asyncio.to_thread(shutil.rmtree, self.task_dir(task_id), True)
 
     async def check(self) -> None:
-        probe = self.root / "tasks" / f".health-{uuid.uuid4().hex[:8]}"
-        await asyncio.to_thread(probe.write_bytes, b"ok")
-        probe.unlink()
+        now = time.monotonic()
+        if now - self._written_at >= self.WRITE_CHECK_EVERY_S:
+            self._written_at = now  # before the write: concurrent calls do not all write
+            probe = self.root / "tasks" / f".health-{uuid.uuid4().hex[:8]}"
+            try:
+                await asyncio.to_thread(probe.write_bytes, b"ok")
+                probe.unlink()
+                self._write_failure = None
+            except OSError as exc:
+                self._write_failure = exc
+        if self._write_failure is not None:
+            raise self._write_failure
+        (self.root / "tasks").stat()  # a store gone (unmounted, removed) fails at once
 
 
 @contextlib.contextmanager

@@ -14,17 +14,32 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 PLACEHOLDER_TOKENS = frozenset({"change-me", "changeme", "secret", "token", "password"})
+# the owner of what loopback submits without a token: no token may take its name (and tasks)
+LOOPBACK_OWNER = "local"
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def parse_tokens(value: str | dict[str, str]) -> dict[str, str]:
-    """`name:token,name2:token2` → {token: name}. A bare token is named after its position."""
+    """`name:token,name2:token2` → {token: name}. The name is the tenant: every entry must
+    have one, so tasks stay with their owner when other tokens are added or revoked."""
     if isinstance(value, dict):
         return value
     tokens: dict[str, str] = {}
     for index, item in enumerate(filter(None, (part.strip() for part in value.split(",")))):
         name, sep, token = item.partition(":")
-        if not sep:
-            name, token = f"token{index + 1}", name
+        name = name.strip()
+        if not sep or not name:
+            # the token itself is never echoed: this message ends up in logs
+            raise ValueError(
+                f"token entry {index + 1} has no name: write name:token (the name owns the "
+                "tasks, so it must not depend on the entry's position)"
+            )
+        if name.lower() == LOOPBACK_OWNER:
+            raise ValueError(
+                f"token name {name!r} is reserved for loopback requests without a token: "
+                "choose another name"
+            )
         if not token:
             raise ValueError(f"token entry {item!r} has an empty token")
         if token.lower() in PLACEHOLDER_TOKENS:
@@ -62,6 +77,8 @@ class ServiceSettings(BaseSettings):
     stall_timeout_s: float = Field(default=1800.0, ge=0)
     # on SIGTERM, how long requests in flight (uploads, downloads, long polls) may go on
     shutdown_timeout_s: float = Field(default=30.0, ge=0)
+    # a JSON body (not an upload) must arrive whole within this, however it trickles (408)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # an UPLOADING task older than this was cut off (client or replica gone)
     upload_timeout_s: float = Field(default=3600.0, gt=0)
     # live streams (task events, the admin's log tail) open at once, per caller and in all;
@@ -74,6 +91,9 @@ class ServiceSettings(BaseSettings):
     admin_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     loopback_exempt: bool = True
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    # Host header values answered (port ignored) besides localhost, 127.0.0.1, [::1] and the
+    # bind address; "*" answers any (a public service behind tokens). Stops DNS rebinding.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
 
     @field_validator("client_tokens", "executor_tokens", "admin_tokens", mode="before")
@@ -90,6 +110,41 @@ class ServiceSettings(BaseSettings):
             for item in items
             if str(item).strip()
         ]
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: str | list[str]) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else value
+        return [str(item).strip().lower().strip("[]") for item in items if str(item).strip()]
+
+    @cached_property
+    def host_names(self) -> frozenset[str] | None:
+        """The Host values answered (lower case, no port, IPv6 without brackets); None: any."""
+        if "*" in self.allowed_hosts:
+            return None
+        # loopback names always: a rebinding page arrives under its own name, never these
+        bound = {self.host.strip("[]").lower()} - WILDCARD_BINDS
+        return frozenset(LOOPBACK_HOSTS) | bound | set(self.allowed_hosts)
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool(self.client_tokens or self.executor_tokens or self.admin_tokens)
+
+    def unsafe_exposure(self) -> str | None:
+        """Why these settings must not serve, or None. A public bind with the loopback
+        exemption and no tokens: only this machine can use it, and a reverse proxy here would
+        make every visitor a loopback admin."""
+        try:
+            public = not ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            public = self.host.lower() != "localhost"
+        if public and self.loopback_exempt and not self.has_tokens:
+            return (
+                f"listening on {self.host} with SORAWM_LOOPBACK_EXEMPT on and no tokens: bind "
+                "127.0.0.1 (--host 127.0.0.1), or set SORAWM_CLIENT_TOKENS / "
+                "SORAWM_EXECUTOR_TOKENS / SORAWM_ADMIN_TOKENS, or SORAWM_LOOPBACK_EXEMPT=false"
+            )
+        return None
 
     @cached_property
     def resolved_database_url(self) -> str:

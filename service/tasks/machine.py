@@ -80,7 +80,14 @@ class TaskMachine(Protocol):
         """The task, if `lease_token` is its current lease; else LeaseLost (or TaskNotFound)."""
         ...
 
-    async def create_uploading(self, *, owner: str, max_attempts: int) -> TaskRow: ...
+    async def create_uploading(
+        self, *, owner: str, max_attempts: int, idempotency_key: str | None = None
+    ) -> TaskRow:
+        """A new UPLOADING task; `SubmitInProgress` when `owner` already has a task with this
+        `idempotency_key` (two submits with one key racing)."""
+        ...
+
+    async def find_by_idempotency_key(self, *, owner: str, key: str) -> TaskRow | None: ...
 
     async def mark_queued(
         self,

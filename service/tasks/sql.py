@@ -24,10 +24,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.clock import Clock, aware, utcnow
-from service.errors import InvalidTransition, LeaseLost, TaskNotFound
+from service.errors import InvalidTransition, LeaseLost, SubmitInProgress, TaskNotFound
 from service.models import EXECUTORS, TASKS, TaskRow, new_task, task_from_row
 from service.runtime.db import Database
 from service.tasks.machine import FaultPolicy, Renewal, ensure_leased
@@ -86,14 +87,31 @@ class SqlTaskMachine:
 
     # ------------------------------------------------------------ upload
 
-    async def create_uploading(self, *, owner: str, max_attempts: int) -> TaskRow:
+    async def create_uploading(
+        self, *, owner: str, max_attempts: int, idempotency_key: str | None = None
+    ) -> TaskRow:
         task = new_task(
-            id=secrets.token_hex(16), owner=owner, max_attempts=max_attempts, now=self.clock()
+            id=secrets.token_hex(16),
+            owner=owner,
+            max_attempts=max_attempts,
+            now=self.clock(),
+            idempotency_key=idempotency_key,
         )
-        async with self.db.transaction() as conn:
-            await conn.execute(insert(TASKS).values(**task.model_dump()))
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(insert(TASKS).values(**task.model_dump()))
+        except IntegrityError as exc:
+            if idempotency_key is None:
+                raise
+            raise SubmitInProgress() from exc
         task_log(task.id).info("task created for {} → UPLOADING", owner)
         return task
+
+    async def find_by_idempotency_key(self, *, owner: str, key: str) -> TaskRow | None:
+        stmt = select(TASKS).where(TASKS.c.owner == owner, TASKS.c.idempotency_key == key)
+        async with self.db.transaction() as conn:
+            row = (await conn.execute(stmt)).first()
+        return task_from_row(row) if row is not None else None
 
     async def mark_queued(
         self,

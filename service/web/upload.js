@@ -39,6 +39,12 @@ function jobCard(file) {
   };
 }
 
+// crypto.randomUUID exists only in secure contexts; plain http on a LAN is not one
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // XMLHttpRequest, because fetch cannot report upload progress
 function upload(file, job) {
   return new Promise((resolve) => {
@@ -47,6 +53,9 @@ function upload(file, job) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/tasks");
     for (const [key, value] of Object.entries(authHeaders())) xhr.setRequestHeader(key, value);
+    // one key per file: a resend of it gets the first task back, not a second one
+    job.key = job.key || idempotencyKey();
+    xhr.setRequestHeader("Idempotency-Key", job.key);
     xhr.upload.onprogress = (event) => {
       if (!event.lengthComputable) return;
       job.bar.value = (100 * event.loaded) / event.total;

@@ -115,6 +115,25 @@ def test_download_resumes_a_cut_download(
     assert not (tmp_path / "clean.mp4.part").exists()
 
 
+def test_download_whose_part_is_already_complete_finishes(
+    live: LiveService, video: Path, result_bytes: bytes, http: httpx.Client, tmp_path: Path
+) -> None:
+    task_id = sorawm(live, "submit", str(video)).stdout.split("task ")[1].split()[0]
+    finish_all(live, 1, result_bytes)
+    dest = tmp_path / "clean.mp4"
+    etag = http.get(f"/api/tasks/{task_id}/result").headers["etag"]
+    # as a download cut after its last byte, before the rename, leaves it: the service
+    # answers the resume with 416
+    (tmp_path / "clean.mp4.part").write_bytes(result_bytes)
+    (tmp_path / "clean.mp4.etag").write_text(etag)
+
+    done = sorawm(live, "download", task_id, "-o", str(dest))
+
+    assert done.returncode == 0, done.stderr
+    assert dest.read_bytes() == result_bytes
+    assert not (tmp_path / "clean.mp4.part").exists()
+
+
 def test_status_list_and_cancel(live: LiveService, video: Path, http: httpx.Client) -> None:
     task_id = sorawm(live, "submit", str(video)).stdout.split("task ")[1].split()[0]
 

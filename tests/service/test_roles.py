@@ -1,5 +1,5 @@
 """Bearer tokens and roles: clients see only their own tasks, executors only do executor work,
-admins see everything; loopback exemption judged by the real peer, not a forwarded header."""
+admins see everything; loopback exemption only for a direct loopback peer, no proxy between."""
 
 from __future__ import annotations
 
@@ -214,13 +214,28 @@ def test_loopback_needs_no_token_when_exempt(service) -> None:
         assert local.get("/api/executors").status_code == 200
 
 
-def test_forwarded_header_from_loopback_keeps_the_exemption_without_a_trusted_proxy(
-    service,
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("X-Forwarded-For", "203.0.113.9"),
+        ("Forwarded", "for=203.0.113.9"),
+        ("X-Real-IP", "203.0.113.9"),
+    ],
+)
+def test_a_request_relayed_by_a_proxy_on_loopback_needs_a_token(
+    service, header: tuple[str, str]
 ) -> None:
     live = service(**TOKENS, SORAWM_LOOPBACK_EXEMPT="true")
     with as_(live, None) as local:
-        response = local.get("/api/tasks", headers={"X-Forwarded-For": "203.0.113.9"})
-    assert response.status_code == 200
+        response = local.get("/api/tasks", headers=dict([header]))
+    assert response.status_code == 401
+
+
+def test_a_trusted_proxy_forwarding_a_loopback_address_gets_no_exemption(service) -> None:
+    live = service(**TOKENS, SORAWM_LOOPBACK_EXEMPT="true", SORAWM_TRUSTED_PROXIES="127.0.0.1/32")
+    with as_(live, None) as anonymous:
+        response = anonymous.get("/api/executors", headers={"X-Forwarded-For": "127.0.0.1"})
+    assert response.status_code == 401
 
 
 def test_forwarded_header_through_a_trusted_proxy_needs_a_token(service) -> None:
