@@ -44,7 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with migrate: also fail (exit 1) when the migrated schema differs from the models",
     )
-    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--host",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface, with tokens)",
+    )
     parser.add_argument("--port", type=int, help="port to listen on (default 5344)")
     parser.add_argument(
         "--data-dir", type=Path, help="where task files and the SQLite db live (default ./data)"

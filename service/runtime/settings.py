@@ -51,7 +51,9 @@ def parse_tokens(value: str | dict[str, str]) -> dict[str, str]:
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SORAWM_", env_file=".env", extra="ignore")
 
-    host: str = "0.0.0.0"
+    # loopback by default: a newcomer's bare `python -m service` is reachable from this
+    # machine only; facing the network is a deliberate --host 0.0.0.0 (with tokens)
+    host: str = "127.0.0.1"
     port: int = Field(default=5344, ge=1, le=65535)
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file inside data_dir

@@ -95,3 +95,12 @@ def test_a_token_named_like_the_loopback_owner_is_refused() -> None:
 
 def test_loopback_bind_with_the_exemption_and_no_tokens_is_safe() -> None:
     assert ServiceSettings(host="127.0.0.1").unsafe_exposure() is None
+
+
+def test_a_bare_start_listens_on_loopback_only_and_is_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer's `python -m service` with no options faces this machine only."""
+    for key in [k for k in os.environ if k.startswith("SORAWM_")]:
+        monkeypatch.delenv(key)
+    settings = ServiceSettings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.host == "127.0.0.1"
+    assert settings.unsafe_exposure() is None
