@@ -152,16 +152,34 @@ def waiting_message(options: TaskOptions) -> str | None:
     return None
 
 
-async def _drain(request: Request, settings: ServiceSettings) -> None:
-    """Reads a retried upload to its end and keeps none of it."""
+class _Discarded:
+    """A file part read and counted, kept nowhere (a retried submit's video)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+
+
+async def _drain(request: Request, settings: ServiceSettings, boundary: bytes, field: str) -> None:
+    """Reads a retried upload to its end and keeps none of it; it must still be a submit
+    (its file part there, its options well-formed): a key is no licence to skip the checks."""
     limit, total = settings.max_upload_bytes + FORM_OVERHEAD_BYTES, 0
+    form = _Form(file_field=field, open_writer=lambda _name: _Discarded())  # type: ignore[arg-type,return-value]
+    parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in received(request, idle_s=settings.upload_timeout_s):
             total += len(chunk)
             if total > limit:
                 raise UploadTooLarge(f"upload is larger than the limit of {limit} bytes")
+            parser.write(chunk)
+        parser.finalize()
     except ClientDisconnect:
-        pass  # the retry's answer is the first task's: nobody is left to read it
+        return  # the retry's answer is the first task's: nobody is left to read it
+    if form.writer is None or form.writer.size == 0:
+        raise BadUpload(f"the upload has no file in a field named '{field}'")
+    parse_options(form.fields.get("options"))
 
 
 def _boundary(request: Request) -> bytes:
@@ -196,7 +214,7 @@ async def receive_video(
         if first is not None:
             if first.status == TaskStatus.UPLOADING:
                 raise SubmitInProgress()
-            await _drain(request, settings)  # a client mid-send reads no answer otherwise
+            await _drain(request, settings, boundary, file_field)  # read, or no answer
             return first
     task = await tasks.create_uploading(
         owner=owner, max_attempts=settings.max_attempts, idempotency_key=idempotency_key

@@ -15,7 +15,7 @@ from tests.fixtures.live_service import LiveService
 def test_a_forged_admin_log_cursor_is_422(http: httpx.Client, cursor: str) -> None:
     response = http.get(Routes.ADMIN_LOGS, params={"cursor": cursor})
     assert response.status_code == 422
-    assert "cursor" in response.json()["detail"]
+    assert "cursor" in str(response.json()["detail"])  # the field named, as a sentence or a list
 
 
 def test_health_writes_to_the_disk_at_most_every_ten_seconds(

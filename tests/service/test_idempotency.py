@@ -52,3 +52,16 @@ def test_a_malformed_key_is_422_and_nothing_is_made(live: LiveService, video: Pa
         response = _submit(http, video, "x" * 129)
         assert response.status_code == 422
         assert list_all(http) == []
+
+
+def test_a_retry_under_a_used_key_without_its_video_is_still_refused(
+    live: LiveService, video: Path
+) -> None:
+    """The key returns the first task to a retry of the same submit, not to any request."""
+    with live.client() as http:
+        first = _submit(http, video, "retry-3")
+        assert first.status_code == 201
+        headers = {Headers.IDEMPOTENCY_KEY: "retry-3"}
+        empty = http.post(Routes.TASKS, files={"options": (None, "{}")}, headers=headers)
+        assert empty.status_code == 422
+        assert [task["id"] for task in list_all(http)] == [first.json()["id"]]

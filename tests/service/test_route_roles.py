@@ -21,7 +21,6 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     # FastAPI's own pages and the page assets
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     ("*", "/static"): PUBLIC,
     # pages: they hold no data, every table is filled from the API with the caller's token
