@@ -725,6 +725,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, help="length of each clip (default 4, quick 2)")
     parser.add_argument(
+        "--only",
+        help="comma-separated case names: only these of the --clips selected (e.g. the cases a "
+        "change was not tuned on)",
+    )
+    parser.add_argument(
         "--detector-weights", type=Path, help="weights file (default: the shipped one)"
     )
     parser.add_argument("--device", default="auto", help="detector device")
@@ -742,6 +747,14 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds or (2.0 if args.quick else 4.0)
     count = args.clips or (len(QUICK_CASES) if args.quick else 18)
     clips = select_clips(count, seconds, quick=args.quick, classic=args.classic)
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+        unknown = wanted - {clip.name for clip in clips}
+        if unknown:
+            parser.error(
+                f"--only: no such case among the {count} clips: {', '.join(sorted(unknown))}"
+            )
+        clips = [clip for clip in clips if clip.name in wanted]
     skipped = []
     if not args.quick and not args.classic:
         every = [c.name for c in heldout_clips(32, seconds=seconds)]

@@ -24,6 +24,15 @@ from tools.train.dataset import EVAL_SEED_START  # noqa: E402
 SPEC = ClipSpec(width=640, height=360, seconds=8.0, fps=15)
 
 
+def truth_of(files: ClipFiles) -> list[Box | None]:
+    """The clip's true mark box per frame."""
+    raw = json.loads(files.boxes.read_text())
+    return [
+        None if raw[str(i)] is None else tuple(raw[str(i)])  # type: ignore[misc]
+        for i in range(len(raw))
+    ]
+
+
 @pytest.fixture(scope="module")
 def detector() -> Detector:
     return Detector(device="cpu")
@@ -32,12 +41,7 @@ def detector() -> Detector:
 @pytest.fixture(scope="module")
 def jumping_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClipFiles, list[Box | None]]:
     files = generate_clip(tmp_path_factory.mktemp("scan"), EVAL_SEED_START + 5, 0, SPEC)
-    raw = json.loads(files.boxes.read_text())
-    truth: list[Box | None] = [
-        None if raw[str(i)] is None else tuple(raw[str(i)])  # type: ignore[misc]
-        for i in range(len(raw))
-    ]
-    return files, truth
+    return files, truth_of(files)
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +49,7 @@ def clip_with_gaps(tmp_path_factory: pytest.TempPathFactory) -> tuple[ClipFiles,
     """The wide family's mark, away for 10 frames and for 2 frames between two places."""
     spec = ClipSpec(width=640, height=360, seconds=8.0, fps=15, family="sora")
     files = generate_clip(tmp_path_factory.mktemp("gaps"), EVAL_SEED_START + 5, 0, spec)
-    raw = json.loads(files.boxes.read_text())
-    truth: list[Box | None] = [
-        None if raw[str(i)] is None else tuple(raw[str(i)])  # type: ignore[misc]
-        for i in range(len(raw))
-    ]
-    return files, truth
+    return files, truth_of(files)
 
 
 def scan(detector: Detector, path: Path, **options: object) -> Scanner:
