@@ -166,6 +166,13 @@ class Scanner:
                 else:
                     low = middle + 1
             came = low
+            # A mark fading in is missed by a check now and then: the frames left between
+            # the two places are each looked at once more, from the first, before they keep
+            # no mark.
+            came = next(
+                (k for k in range(gone, came) if self._check(frames[k], after.box) is not None),
+                came,
+            )
         # `before_state`: what the frames show until `after` comes, when `before` was not
         # searched for (it is still there in the last frame).
         waiting = before_state if before is None else None
