@@ -41,6 +41,7 @@ from executor.engine.overlay import (
     estimate_matte,
     ink_extent,
     ink_mask,
+    reach,
     recover,
     reuse,
 )
@@ -426,8 +427,19 @@ def _confirm_segments(
                 segment.detected,
                 run.box,
             )
-            boxes[segment.start : segment.end + 1] = [planned] * (segment.end + 1 - segment.start)
-        runs.append((Segment(segment.start, segment.end, planned), run))
+        # ... and its detections can miss the frames where the mark fades or has just come.
+        first, last = reach(run, segment.start, segment.end, lambda i: boxes[i] is not None)
+        if (first, last) != (segment.start, segment.end):
+            logger.debug(
+                "frames {}-{}: the mark shows in frames {}-{} too",
+                segment.start,
+                segment.end,
+                first,
+                last,
+            )
+            run.take_back(set(range(first, segment.start)) | set(range(segment.end + 1, last + 1)))
+        boxes[first : last + 1] = [planned] * (last + 1 - first)
+        runs.append((Segment(first, last, planned), run))
     return runs, refused
 
 

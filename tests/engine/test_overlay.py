@@ -15,6 +15,7 @@ from executor.engine.overlay import (
     estimate_matte,
     ink_extent,
     ink_mask,
+    reach,
     recover,
     reuse,
 )
@@ -323,3 +324,53 @@ def test_a_caption_through_a_corner_of_the_box_is_not_taken_for_the_ink() -> Non
     assert in_box.sum() >= 20, "the caption should reach into the box"
     taken = mask[y1 - ry : y2 - ry, x1 - rx : x2 - rx] & in_box
     assert taken.sum() <= 0.1 * in_box.sum()
+
+
+def fading_in(pictures: list[np.ndarray], comes: int, steps: int) -> list[np.ndarray]:
+    """The mark over `pictures` from frame `comes` on, reaching full strength over `steps`
+    frames."""
+    ink, shade = overlay()
+    out = []
+    for index, picture in enumerate(pictures):
+        strength = min(1.0, (index - comes + 1) / steps)
+        out.append(
+            picture if index < comes else composite(picture, ink * strength, shade * strength)
+        )
+    return out
+
+
+def test_the_frames_a_detector_missed_beside_a_run_are_given_back_to_it() -> None:
+    """The mark fades in from frame 10; the detections start at frame 18 and end at frame
+    45, where the mark goes on to the last frame."""
+    pictures, _ = panning(11)
+    frames = fading_in(pictures, comes=10, steps=4)
+    run = collect(frames, range(18, 46)).runs[0]
+    first, last = reach(run, 18, 45, taken=lambda index: False)
+    assert 10 <= first <= 11
+    assert last == FRAMES - 1
+
+
+def test_no_frame_without_the_mark_is_given_to_a_run() -> None:
+    pictures, _ = panning(12)
+    frames = fading_in(pictures[:40], comes=20, steps=1) + pictures[40:]
+    run = collect(frames, range(20, 40)).runs[0]
+    assert reach(run, 20, 39, taken=lambda index: False) == (20, 39)
+
+
+def test_frames_another_segment_holds_are_not_given_to_a_run() -> None:
+    pictures, _ = panning(13)
+    frames = fading_in(pictures, comes=0, steps=1)
+    run = collect(frames, range(20, 40)).runs[0]
+    first, _ = reach(run, 20, 39, taken=lambda index: index <= 15)
+    assert first == 16
+
+
+def test_no_frame_is_given_back_over_a_still_picture() -> None:
+    """A still picture's edges stay put with the mark's: its frames without the mark match
+    the run's fixed edges too, and cannot be told from frames with it."""
+    still = texture(14)[:HEIGHT, :WIDTH].copy()
+    rng = np.random.default_rng(14)
+    pictures = [still + rng.normal(0, 0.8, still.shape).astype(np.float32) for _ in range(FRAMES)]
+    frames = fading_in(pictures[:40], comes=20, steps=1) + pictures[40:]
+    run = collect(frames, range(20, 40)).runs[0]
+    assert reach(run, 20, 39, taken=lambda index: False) == (20, 39)

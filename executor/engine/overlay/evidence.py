@@ -20,7 +20,11 @@ from executor.engine.track import iou
 
 MAX_CROPS = 64  # per run: past this, every other crop is dropped (still evenly spread)
 STAT_CROPS = 48  # crops (evenly spread) that the per-pixel statistics of a run look at
-MAX_CONTROLS = 12  # frames per side without the mark
+MAX_CONTROLS = 12  # frames per side without the mark that the overlay check compares with
+# Frames per side kept beside a run: the controls, and where a detection missed the mark
+# (a fade, the frames after a jump) the frames `reach` gives back to the run.
+NEIGHBOURS = 24
+HISTORY_BYTES = 64 << 20  # the full luma frames kept for a run that starts now, at most
 CONTEXT = 0.8  # the region around a run's box, in box sizes per side
 MATCH_IOU = 0.5
 
@@ -37,6 +41,7 @@ class RunEvidence:
     frames: list[int] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)  # luma, uint8, region-sized
     controls: list[np.ndarray] = field(default_factory=list)  # the region without the mark
+    control_frames: list[int] = field(default_factory=list)  # their frame indices
     step: int = 1  # keep every `step`-th frame of the run (doubles when thinning)
     _cache: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -80,17 +85,36 @@ class RunEvidence:
         """Per pixel of the region: the energy of the edges that stay put over the run (the
         median of the gradients, Dekel et al.'s estimate of an overlay's) and of all edges
         (the mean energy); computed once, read by the overlay check and the extent."""
-        key = ("edges", trim)
+        fixed_x, fixed_y, total = self._gradients(trim)
+        return fixed_x**2 + fixed_y**2, total
+
+    def fixed_gradients(self, trim: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The signed gradients (x, y) that stay put over the run: the overlay's edges."""
+        fixed_x, fixed_y, _ = self._gradients(trim)
+        return fixed_x, fixed_y
+
+    def _gradients(self, trim: int) -> np.ndarray:
+        key = ("gradients", trim)
         if key not in self._cache:
             gy, gx = np.gradient(self.stack(trim), axis=(1, 2))
-            fixed = np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2
             total = (gx**2 + gy**2).mean(axis=0) + 1e-3
-            self._cache[key] = np.stack([fixed, total])
-        fixed, total = self._cache[key]
-        return fixed, total
+            self._cache[key] = np.stack([np.median(gx, axis=0), np.median(gy, axis=0), total])
+        return self._cache[key]
 
     def control_stack(self) -> np.ndarray | None:
-        return np.stack(self.controls).astype(np.float32) if self.controls else None
+        """The MAX_CONTROLS frames nearest the run on each side that show no mark there."""
+        pairs = list(zip(self.control_frames, self.controls, strict=True))
+        before = [crop for index, crop in pairs if index < self.first]
+        after = [crop for index, crop in pairs if index > self.last]
+        near = before[-MAX_CONTROLS:] + after[:MAX_CONTROLS]
+        return np.stack(near).astype(np.float32) if near else None
+
+    def take_back(self, frames: set[int]) -> None:
+        """Frames found to show the mark after all are no controls."""
+        pairs = zip(self.control_frames, self.controls, strict=True)
+        kept = [(index, crop) for index, crop in pairs if index not in frames]
+        self.control_frames = [f for f, _ in kept]
+        self.controls = [c for _, c in kept]
 
     def _add(self, index: int, crop: np.ndarray) -> None:
         self._cache.clear()
@@ -113,12 +137,14 @@ class RunEvidence:
 class EvidenceCollector:
     """Feed every frame's luma and mark box in order (`add`), then read `runs`."""
 
-    def __init__(self, width: int, height: int, *, history: int = MAX_CONTROLS) -> None:
+    def __init__(self, width: int, height: int, *, history: int = NEIGHBOURS) -> None:
         self.width, self.height = width, height
         self.runs: list[RunEvidence] = []
         self._current: RunEvidence | None = None
-        # Recent frames (luma, mark box): the "before" controls of a run that starts now.
-        self._recent: deque[tuple[np.ndarray, Box | None]] = deque(maxlen=history)
+        # Recent frames (index, luma, mark box): the "before" neighbours of a run that starts
+        # now; fewer of them for a large picture.
+        history = max(MAX_CONTROLS, min(history, HISTORY_BYTES // max(1, width * height)))
+        self._recent: deque[tuple[int, np.ndarray, Box | None]] = deque(maxlen=history)
         # Runs that ended lately and still collect "after" controls.
         self._closing: list[RunEvidence] = []
 
@@ -126,7 +152,8 @@ class EvidenceCollector:
         for run in list(self._closing):
             if mark is None or not intersects(mark, run.region):
                 run.controls.append(_crop(luma, run.region))
-            if len(run.controls) >= 2 * MAX_CONTROLS or index - run.last > 2 * MAX_CONTROLS:
+                run.control_frames.append(index)
+            if index - run.last >= NEIGHBOURS:
                 self._closing.remove(run)
         current = self._current
         if current is not None and (mark is None or iou(mark, current.box) < MATCH_IOU):
@@ -136,16 +163,17 @@ class EvidenceCollector:
             if current is None:
                 current = self._start(index, mark)
             current._add(index, _crop(luma, current.region))
-        self._recent.append((luma, mark))
+        self._recent.append((index, luma, mark))
 
     def _start(self, index: int, mark: Box) -> RunEvidence:
         region = _grow(mark, CONTEXT, self.width, self.height)
         run = RunEvidence(
             first=index, last=index, box=mark, region=region, frame_size=(self.width, self.height)
         )
-        for luma, seen in self._recent:
+        for seen_at, luma, seen in self._recent:
             if seen is None or not intersects(seen, region):
                 run.controls.append(_crop(luma, region))
+                run.control_frames.append(seen_at)
         self.runs.append(run)
         self._current = run
         return run

@@ -62,11 +62,8 @@ def ink_mask(run: RunEvidence) -> np.ndarray | None:
 def ink_extent(run: RunEvidence) -> Box:
     """The run's box grown to the mark's ink it cuts through (by MAX_GROWTH of its size per
     side at most), in frame pixels."""
-    ink = ink_pixels(run)
-    if ink is None:
-        return run.box
-    own = _own(ink, run)
-    if not own.any() or not _believable(_closed(own), run):
+    own = own_ink(run)
+    if own is None:
         return run.box  # the frames cannot tell the ink from the picture here
     x1, y1, x2, y2 = run.box_in_region
     ys, xs = np.nonzero(own)
@@ -79,6 +76,16 @@ def ink_extent(run: RunEvidence) -> Box:
     ]
     rx, ry = run.region[0], run.region[1]
     return grown[0] + rx, grown[1] + ry, grown[2] + rx, grown[3] + ry
+
+
+def own_ink(run: RunEvidence) -> np.ndarray | None:
+    """Bool over the run's region: the ink of the pieces that belong to the mark (see
+    `_own`); None when the frames cannot tell it from the picture."""
+    ink = ink_pixels(run)
+    if ink is None:
+        return None
+    own = _own(ink, run)
+    return own if own.any() and _believable(_closed(own), run) else None
 
 
 def _own(ink: np.ndarray, run: RunEvidence) -> np.ndarray:
