@@ -48,7 +48,7 @@ class Template:
     def presence(self, crop: np.ndarray) -> float:
         """How much of the run's mark a crop of the run's region shows (1: all of it)."""
         gy, gx = np.gradient(crop.astype(np.float32), axis=(0, 1))
-        along = gx[self.ink] @ self.fixed_x + gy[self.ink] @ self.fixed_y
+        along = np.asarray(gx)[self.ink] @ self.fixed_x + np.asarray(gy)[self.ink] @ self.fixed_y
         return float(along / (self.fixed_x @ self.fixed_x + self.fixed_y @ self.fixed_y))
 
 
