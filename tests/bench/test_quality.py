@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -19,8 +20,10 @@ from bench.quality import (
     plain,
     select_clips,
     sheet_frame,
+    write_perfect,
     write_sheet,
 )
+from executor.engine.reader import VideoReader
 
 
 def test_grow_clips_to_the_frame() -> None:
@@ -56,6 +59,7 @@ def _result(name: str, *, marked: int, removed: int, engine_db: float) -> Result
     result.removed = {"engine": removed, "fill": removed}
     result.close = {"engine": removed, "fill": removed}
     result.changed = {"engine": 0, "fill": 0}
+    result.changed_raw = {"engine": 0, "fill": 0}
     result.repainted_unmarked = {"engine": 0, "fill": 0}
     result.psnr_in = dict.fromkeys(("engine", "fill", "nothing", "telea", "ceiling"), engine_db)
     result.psnr_in.update(nothing=25.0, telea=30.0, ceiling=48.0)
@@ -90,3 +94,27 @@ def test_contact_sheet_is_a_png_with_one_row_per_clip(tmp_path: Path) -> None:
     write_sheet(rows, path)
     image = cv2.imread(str(path))
     assert image is not None and image.shape[0] > 2 * 160
+
+
+def _grey_clip(path: Path, squares: list[bool]) -> None:
+    """96x96 grey frames, a white square at (32..64) in the frames `squares` marks."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": "10"})
+        stream.width, stream.height, stream.pix_fmt = 96, 96, "yuv420p"
+        for square in squares:
+            rgb = np.full((96, 96, 3), 100, np.uint8)
+            if square:
+                rgb[32:64, 32:64] = 250
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode(None))
+
+
+def test_the_perfect_remover_takes_the_true_boxes_from_the_clean_clip(tmp_path: Path) -> None:
+    _grey_clip(tmp_path / "marked.mp4", [True] * 4)
+    _grey_clip(tmp_path / "clean.mp4", [False] * 4)
+    boxes = [(32, 32, 64, 64), (32, 32, 64, 64), None, None]
+    write_perfect(tmp_path / "marked.mp4", tmp_path / "clean.mp4", boxes, tmp_path / "p.mp4")
+    with VideoReader(tmp_path / "p.mp4") as reader:
+        inside = [float(frame.y[40:56, 40:56].mean()) for frame in reader]
+    assert inside[0] < 120 and inside[1] < 120  # the clean grey (limited-range luma ~102)
+    assert inside[2] > 200 and inside[3] > 200  # the mark where no box says it is
