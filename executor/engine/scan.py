@@ -42,10 +42,6 @@ KNOWN_CONF_SHARE = 0.5
 # whole frame, and a stronger detection elsewhere takes over.
 STRONG_SCORE = 0.6
 REVISIT = 2
-# A search of the whole frame takes half the detector's own confidence too: a faint mark
-# (mid opacity over a bright picture) scores 0.1-0.25 on most frames, and the overlay check
-# refuses what is not a fixed overlay before a pixel changes.
-SEARCH_CONF_SHARE = 0.5
 
 FrameObserver = Callable[[Frame, Box | None], None]
 Progress = Callable[[int], None]  # frames resolved so far
@@ -210,8 +206,7 @@ class Scanner:
         gain = self.detector.scale_for(frame.width, frame.height)
         image = network_image(frame, gain, (0, 0, frame.width, frame.height))
         view = View(gain=gain, frame_size=(frame.width, frame.height))
-        conf = self.detector.conf * SEARCH_CONF_SHARE
-        found = self.detector.detect_scaled([image], [view], conf=conf)[0]
+        found = self.detector.detect_scaled([image], [view])[0]
         return found[0] if found else None
 
     def _check(self, frame: Frame, box: Box) -> Detection | None:
