@@ -428,7 +428,8 @@ def evaluate(
         paths.style,
         ["all", *groups],
     )
-    out = work / "runs" / f"{clip.index:02d}-{clip.name}"
+    seed = "" if clip.seed == EVAL_SEED else f"s{clip.seed}-"
+    out = work / "runs" / f"{seed}{clip.index:02d}-{clip.name}"
     out.mkdir(parents=True, exist_ok=True)
     videos = {
         "clean": paths.clean,
@@ -775,6 +776,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--detector-weights", type=Path, help="weights file (default: the shipped one)"
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=EVAL_SEED,
+        help="held-out seed (>= 1,000,000): another seed draws a fresh set of the same cases, "
+        "for figures on clips no change was tuned on",
+    )
     parser.add_argument("--device", default="auto", help="detector device")
     parser.add_argument("--classic", action="store_true", help="the old generator's clips instead")
     parser.add_argument(
@@ -789,7 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     logger.add(sys.stderr, level="WARNING", format="{message}")
     seconds = args.seconds or (2.0 if args.quick else 4.0)
     count = args.clips or (len(QUICK_CASES) if args.quick else 18)
-    clips = select_clips(count, seconds, quick=args.quick, classic=args.classic)
+    if args.seed < EVAL_SEED:
+        parser.error(f"--seed: held-out seeds start at {EVAL_SEED:,}")
+    clips = select_clips(count, seconds, quick=args.quick, classic=args.classic, seed=args.seed)
     if args.only:
         wanted = {name.strip() for name in args.only.split(",") if name.strip()}
         unknown = wanted - {clip.name for clip in clips}

@@ -99,6 +99,16 @@ def test_a_fixed_overlay_over_a_moving_picture_is_confirmed() -> None:
     assert verdict.accepted, verdict
 
 
+def test_a_fixed_overlay_the_detector_barely_believes_is_refused() -> None:
+    """Subtitles and UI labels are fixed overlays too: a weak detection of one is other
+    writing, not the mark."""
+    ink, shade = overlay()
+    pictures, _ = panning(1)
+    frames = [composite(p, ink, shade) for p in pictures]
+    verdict = confirm(collect(frames, range(FRAMES)).runs[0], score=0.25)
+    assert not verdict.accepted, verdict
+
+
 def test_white_writing_that_moves_with_the_picture_is_refused() -> None:
     """Scene text under a panning camera: its edges move, so nothing is fixed in the box."""
     big = texture(2)

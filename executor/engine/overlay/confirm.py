@@ -28,6 +28,10 @@ from executor.engine.overlay.matte import FADE_TRIM, known_mask
 MIN_FIXED_SHARE = 0.08  # share of the box's edge energy that stays put
 RING_RATIO = 2.0  # ... and how many times the ring's share it must be
 MIN_SCORE = 0.4  # the detector's mean confidence when the pixels cannot tell
+# ... and the least it needs even when they show a fixed overlay: subtitles, captions and UI
+# labels are fixed overlays too ("CLOSE" in a corner scored 0.27 on a no-mark clip), and
+# only the detector tells the mark from them.
+MIN_OVERLAY_SCORE = 0.3
 MAX_FIXED_RING = 0.25  # past this share of fixed edges around the box, the picture is "still"
 MIN_CROPS = 5  # frames a run needs before its pixels are asked
 MIN_STILL_SHARE = 0.4  # over a still picture most of an overlay's edge energy holds still
@@ -62,6 +66,13 @@ def confirm(run: RunEvidence | None, score: float) -> Verdict:
         if figures["fixed_box"] >= MIN_FIXED_SHARE and figures["fixed_box"] >= (
             RING_RATIO * figures["fixed_ring"]
         ):
+            if score < MIN_OVERLAY_SCORE:
+                return Verdict(
+                    False,
+                    f"a fixed overlay, but the detector's confidence {score:.2f} < "
+                    f"{MIN_OVERLAY_SCORE}: other writing",
+                    figures | {"score": score},
+                )
             return Verdict(True, "fixed edges over a moving picture", figures)
         return Verdict(False, "no fixed overlay: its edges move with the picture", figures)
     # Much of the picture around holds still: its edges cannot tell an overlay from the
