@@ -18,6 +18,7 @@ from executor.engine.overlay import (
     recover,
     reuse,
 )
+from executor.engine.overlay.median import median_over_frames
 
 WIDTH, HEIGHT, FRAMES = 240, 160, 60
 MARK_AT: Box = (80, 60, 176, 96)  # where the overlay sits (x1, y1, x2, y2)
@@ -323,3 +324,16 @@ def test_a_caption_through_a_corner_of_the_box_is_not_taken_for_the_ink() -> Non
     assert in_box.sum() >= 20, "the caption should reach into the box"
     taken = mask[y1 - ry : y2 - ry, x1 - rx : x2 - rx] & in_box
     assert taken.sum() <= 0.1 * in_box.sum()
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 47, 48])
+def test_the_median_over_frames_is_numpys_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(count)
+    stack = rng.normal(0.0, 40.0, (count, 31, 45)).astype(np.float32)
+    stack[:, :4] = np.round(stack[:, :4]) / 2  # gradients of integer levels: many ties
+
+    fast = median_over_frames(stack)
+
+    exact = np.median(stack, axis=0)
+    assert fast.dtype == exact.dtype
+    assert np.array_equal(fast, exact)
