@@ -18,7 +18,7 @@ from executor.engine.overlay import (
     recover,
     reuse,
 )
-from executor.engine.overlay.median import median_over_frames
+from executor.engine.overlay.median import half_level_median, median_over_frames
 
 WIDTH, HEIGHT, FRAMES = 240, 160, 60
 MARK_AT: Box = (80, 60, 176, 96)  # where the overlay sits (x1, y1, x2, y2)
@@ -337,3 +337,18 @@ def test_the_median_over_frames_is_numpys_bit_for_bit(count: int) -> None:
     exact = np.median(stack, axis=0)
     assert fast.dtype == exact.dtype
     assert np.array_equal(fast, exact)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 48])
+def test_the_median_of_gradients_of_whole_levels_is_numpys_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(count)
+    levels = rng.integers(0, 256, (count, 33, 47)).astype(np.float32)
+    levels[:, :, :6] = 255.0  # flat runs: many equal gradients
+    gy, gx = np.gradient(levels, axis=(1, 2))
+
+    for gradient in (gx, gy):
+        fast = half_level_median(gradient)
+
+        exact = np.median(gradient, axis=0)
+        assert fast.dtype == exact.dtype
+        assert np.array_equal(fast, exact)

@@ -16,7 +16,7 @@ import numpy as np
 
 from executor.engine.frames import Box
 from executor.engine.inpaint.plan import intersects
-from executor.engine.overlay.median import median_over_frames
+from executor.engine.overlay.median import half_level_median
 from executor.engine.track import iou
 
 MAX_CROPS = 64  # per run: past this, every other crop is dropped (still evenly spread)
@@ -84,7 +84,7 @@ class RunEvidence:
         key = ("edges", trim)
         if key not in self._cache:
             gy, gx = np.gradient(self.stack(trim), axis=(1, 2))
-            fixed = median_over_frames(gx) ** 2 + median_over_frames(gy) ** 2
+            fixed = half_level_median(gx) ** 2 + half_level_median(gy) ** 2
             total = (gx**2 + gy**2).mean(axis=0) + 1e-3
             self._cache[key] = np.stack([fixed, total])
         fixed, total = self._cache[key]

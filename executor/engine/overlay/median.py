@@ -21,3 +21,15 @@ def median_over_frames(stack: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(rows[..., middle])
     low, high = rows[..., middle - 1], rows[..., middle]
     return np.asarray((low + high) / stack.dtype.type(2))
+
+
+def half_level_median(stack: np.ndarray) -> np.ndarray:
+    """`median_over_frames` of a float32 stack of whole and half levels (np.gradient of 8-bit
+    crops), its rows sorted as twice their values in int16: faster still, the same values."""
+    count = stack.shape[0]
+    rows = np.sort(np.moveaxis((stack * 2).astype(np.int16), 0, -1), axis=-1)
+    middle = count // 2
+    if count % 2:
+        return np.asarray(rows[..., middle].astype(np.float32) / 2)
+    # (a/2 + b/2) / 2 in float32 is (a + b) / 4: exact for these small whole numbers.
+    return np.asarray((rows[..., middle - 1].astype(np.float32) + rows[..., middle]) / 4)
