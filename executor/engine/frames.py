@@ -145,7 +145,9 @@ def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
 def _subsample(channel: np.ndarray) -> np.ndarray:
     """Average 2x2 blocks (an odd last row/column is repeated) and round to uint8."""
     height, width = channel.shape
-    padded = np.pad(channel, ((0, height % 2), (0, width % 2)), mode="edge")
+    padded = channel
+    if height % 2 or width % 2:  # (np.pad copies even when it adds nothing)
+        padded = np.pad(channel, ((0, height % 2), (0, width % 2)), mode="edge")
     return np.clip(np.rint(block_means(padded)), 0, 255).astype(np.uint8)
 
 

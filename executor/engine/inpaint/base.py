@@ -191,7 +191,9 @@ def composite(frame: Frame, box: Box, fill: np.ndarray, fill_box: Box, feather_p
     untouched = alpha <= 0.0
     frame.y[ry1:ry2, rx1:rx2][untouched] = keep_y[untouched]
     height, width = untouched.shape
-    padded = np.pad(untouched, ((0, height % 2), (0, width % 2)), mode="edge")
+    padded = untouched
+    if height % 2 or width % 2:  # (np.pad copies even when it adds nothing)
+        padded = np.pad(untouched, ((0, height % 2), (0, width % 2)), mode="edge")
     block_untouched = padded[0::2, 0::2] & padded[0::2, 1::2] & padded[1::2, 0::2]
     block_untouched &= padded[1::2, 1::2]
     frame.u[chroma][block_untouched] = keep_u[block_untouched]

@@ -284,9 +284,7 @@ class TemporalInpainter(Inpainter):
             mx1, my1, mx2, my2 = mark
             valid &= ~((sx >= mx1 - 1) & (sx < mx2 + 1) & (sy >= my1 - 1) & (sy < my2 + 1))
         matrix[:, 2] -= np.array([cx1, cy1], dtype=np.float64)
-        if np.allclose(matrix[:, :2], np.eye(2)) and np.allclose(
-            matrix[:, 2], np.rint(matrix[:, 2])
-        ):
+        if _near(matrix[:, :2], np.eye(2)) and _near(matrix[:, 2], np.rint(matrix[:, 2])):
             dx, dy = (int(round(v)) for v in matrix[:, 2])
             out = np.zeros((size[1], size[0], 3), dtype=np.float32)
             ys0, xs0 = max(0, -dy), max(0, -dx)
@@ -334,6 +332,15 @@ def _match(
         mix3 = _channels(mix)
         fill = fill * (1.0 - mix3) + _spatial(target, inside) * mix3
     return fill
+
+
+def _near(values: np.ndarray, targets: np.ndarray) -> bool:
+    """np.allclose(values, targets) for a few finite numbers, without its array machinery
+    (it cost more than the warp's own set-up, once per source and frame)."""
+    return all(
+        abs(value - target) <= 1e-8 + 1e-5 * abs(target)
+        for value, target in zip(values.flat, targets.flat, strict=True)
+    )
 
 
 def _channels(plane: np.ndarray) -> np.ndarray:
