@@ -9,6 +9,7 @@ full_chroma_int flags.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import av
@@ -154,8 +155,9 @@ def rgb_to_yuv(
     rgb: np.ndarray, tags: ColourTags, frame_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB uint8 to full-resolution float Y, U, V (not yet rounded or subsampled)."""
-    matrix = np.linalg.inv(_yuv_to_rgb_affine(tags, frame_size))[:3]
-    yuv = cv2.transform(np.ascontiguousarray(rgb).astype(np.float32), matrix.astype(np.float32))
+    yuv = cv2.transform(
+        np.ascontiguousarray(rgb).astype(np.float32), _rgb_to_yuv_matrix(tags, frame_size)
+    )
     luma, cb, cr = cv2.split(yuv)
     return luma, cb, cr
 
@@ -183,5 +185,16 @@ def _yuv_to_rgb_affine(tags: ColourTags, frame_size: tuple[int, int]) -> np.ndar
     return affine
 
 
+# Every region conversion of a video asks for the same matrix: each is built once (read-only).
+@functools.lru_cache(maxsize=8)
 def _yuv_to_rgb_matrix(tags: ColourTags, frame_size: tuple[int, int]) -> np.ndarray:
-    return _yuv_to_rgb_affine(tags, frame_size)[:3].astype(np.float32)
+    matrix = _yuv_to_rgb_affine(tags, frame_size)[:3].astype(np.float32)
+    matrix.flags.writeable = False
+    return matrix
+
+
+@functools.lru_cache(maxsize=8)
+def _rgb_to_yuv_matrix(tags: ColourTags, frame_size: tuple[int, int]) -> np.ndarray:
+    matrix = np.linalg.inv(_yuv_to_rgb_affine(tags, frame_size))[:3].astype(np.float32)
+    matrix.flags.writeable = False
+    return matrix

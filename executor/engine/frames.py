@@ -145,6 +145,20 @@ def _plane_array(plane: av.video.plane.VideoPlane) -> np.ndarray:
 def _subsample(channel: np.ndarray) -> np.ndarray:
     """Average 2x2 blocks (an odd last row/column is repeated) and round to uint8."""
     height, width = channel.shape
-    padded = np.pad(channel, ((0, height % 2), (0, width % 2)), mode="edge")
-    blocks = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2)
-    return np.clip(np.rint(blocks.mean(axis=(1, 3))), 0, 255).astype(np.uint8)
+    padded = channel
+    if height % 2 or width % 2:  # (np.pad copies even when it adds nothing)
+        padded = np.pad(channel, ((0, height % 2), (0, width % 2)), mode="edge")
+    return np.clip(np.rint(block_means(padded)), 0, 255).astype(np.uint8)
+
+
+def block_means(plane: np.ndarray) -> np.ndarray:
+    """The mean of each 2x2 block of a float plane of even size, equal bit for bit to
+    `plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))` and several times faster: numpy
+    adds each row's pair, then the two rows, then divides by 4 (a single column of blocks
+    it adds in another order: left to numpy)."""
+    height, width = plane.shape
+    if width <= 2:
+        return np.asarray(plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)))
+    top = plane[0::2, 0::2] + plane[0::2, 1::2]
+    bottom = plane[1::2, 0::2] + plane[1::2, 1::2]
+    return np.asarray((top + bottom) / 4)

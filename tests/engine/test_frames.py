@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from executor.engine.frames import block_means
 from executor.engine.video import Frame, VideoReader
 
 
@@ -55,3 +57,15 @@ def test_frames_carry_presentation_time(clip: Callable[..., Path]) -> None:
     with VideoReader(clip(frames=5, fps=25)) as reader:
         times = [frame.time for frame in reader]
     assert times == [0.0, 0.04, 0.08, 0.12, 0.16]
+
+
+@pytest.mark.parametrize("size", [(2, 2), (40, 2), (2, 40), (36, 58), (720, 1280)])
+def test_block_means_are_numpys_bit_for_bit(size: tuple[int, int]) -> None:
+    height, width = size
+    plane = np.random.default_rng(width).normal(128.0, 60.0, size).astype(np.float32)
+
+    fast = block_means(plane)
+
+    exact = plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+    assert fast.dtype == exact.dtype
+    assert np.array_equal(fast, exact)

@@ -19,6 +19,7 @@ from executor.engine.overlay import (
     recover,
     reuse,
 )
+from executor.engine.overlay.median import half_level_median, median_over_frames
 
 WIDTH, HEIGHT, FRAMES = 240, 160, 60
 MARK_AT: Box = (80, 60, 176, 96)  # where the overlay sits (x1, y1, x2, y2)
@@ -384,3 +385,31 @@ def test_no_frame_is_given_back_over_a_still_picture() -> None:
     frames = fading_in(pictures[:40], comes=20, steps=1) + pictures[40:]
     run = collect(frames, range(20, 40)).runs[0]
     assert reach(run, 20, 39, taken=lambda index: False) == (20, 39)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 47, 48])
+def test_the_median_over_frames_is_numpys_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(count)
+    stack = rng.normal(0.0, 40.0, (count, 31, 45)).astype(np.float32)
+    stack[:, :4] = np.round(stack[:, :4]) / 2  # gradients of integer levels: many ties
+
+    fast = median_over_frames(stack)
+
+    exact = np.median(stack, axis=0)
+    assert fast.dtype == exact.dtype
+    assert np.array_equal(fast, exact)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 48])
+def test_the_median_of_gradients_of_whole_levels_is_numpys_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(count)
+    levels = rng.integers(0, 256, (count, 33, 47)).astype(np.float32)
+    levels[:, :, :6] = 255.0  # flat runs: many equal gradients
+    gy, gx = np.gradient(levels, axis=(1, 2))
+
+    for gradient in (gx, gy):
+        fast = half_level_median(gradient)
+
+        exact = np.median(gradient, axis=0)
+        assert fast.dtype == exact.dtype
+        assert np.array_equal(fast, exact)

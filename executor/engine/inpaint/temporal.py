@@ -284,9 +284,7 @@ class TemporalInpainter(Inpainter):
             mx1, my1, mx2, my2 = mark
             valid &= ~((sx >= mx1 - 1) & (sx < mx2 + 1) & (sy >= my1 - 1) & (sy < my2 + 1))
         matrix[:, 2] -= np.array([cx1, cy1], dtype=np.float64)
-        if np.allclose(matrix[:, :2], np.eye(2)) and np.allclose(
-            matrix[:, 2], np.rint(matrix[:, 2])
-        ):
+        if _near(matrix[:, :2], np.eye(2)) and _near(matrix[:, 2], np.rint(matrix[:, 2])):
             dx, dy = (int(round(v)) for v in matrix[:, 2])
             out = np.zeros((size[1], size[0], 3), dtype=np.float32)
             ys0, xs0 = max(0, -dy), max(0, -dx)
@@ -313,22 +311,40 @@ def _match(
     ring = ((1 - inside).astype(bool) & valid).astype(np.float32)
     if ring.sum() < 16:
         return plate
-    diff = (target.astype(np.float32) - plate) * ring[..., None]
+    # Per-pixel planes as three channels (`_channels`): numpy broadcasting over a last axis
+    # of three is several times slower than the same arithmetic on whole arrays.
+    ring3 = _channels(ring)
+    diff = (target.astype(np.float32) - plate) * ring3
     sigma = max(3.0, min(box[2] - box[0], box[3] - box[1]) / 3.0)
     weight = _low_pass(ring, sigma)
-    correction = _low_pass(diff, sigma) / np.maximum(weight, 1e-3)[..., None]
+    correction = _low_pass(diff, sigma) / _channels(np.maximum(weight, 1e-3))
     # Structure left on the ring once grain is blurred away: the plate does not fit.
-    left = cv2.GaussianBlur((diff - correction * ring[..., None]), (0, 0), 1.5)
+    left = cv2.GaussianBlur((diff - correction * ring3), (0, 0), 1.5)
     fill = plate + correction
     # Where it does not fit, judged near each pixel (something passed through part of the
     # box in the sources: a subtitle, a hand), the spatial fill takes over there. A mask's
     # gaps between the letters are known picture too, so the judgement is local.
-    mismatch = np.abs(left).sum(axis=2) / 3.0
+    gap = np.abs(left)
+    mismatch = ((gap[..., 0] + gap[..., 1]) + gap[..., 2]) / 3.0  # numpy's own order of sum
     local = _low_pass(mismatch * ring, sigma) / np.maximum(weight, 1e-3)
     mix = np.clip((local - _TRUST) / (_DISTRUST - _TRUST), 0.0, 1.0).astype(np.float32)
     if float(mix.max()) > 0.0:
-        fill = fill * (1.0 - mix[..., None]) + _spatial(target, inside) * mix[..., None]
+        mix3 = _channels(mix)
+        fill = fill * (1.0 - mix3) + _spatial(target, inside) * mix3
     return fill
+
+
+def _near(values: np.ndarray, targets: np.ndarray) -> bool:
+    """np.allclose(values, targets) for a few finite numbers, without its array machinery
+    (it cost more than the warp's own set-up, once per source and frame)."""
+    return all(
+        abs(value - target) <= 1e-8 + 1e-5 * abs(target)
+        for value, target in zip(values.flat, targets.flat, strict=True)
+    )
+
+
+def _channels(plane: np.ndarray) -> np.ndarray:
+    return np.asarray(cv2.merge([plane, plane, plane]))
 
 
 def _spatial(target: np.ndarray, inside: np.ndarray) -> np.ndarray:

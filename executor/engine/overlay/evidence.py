@@ -16,6 +16,7 @@ import numpy as np
 
 from executor.engine.frames import Box
 from executor.engine.inpaint.plan import intersects
+from executor.engine.overlay.median import half_level_median
 from executor.engine.track import iou
 
 MAX_CROPS = 64  # per run: past this, every other crop is dropped (still evenly spread)
@@ -98,7 +99,7 @@ class RunEvidence:
         if key not in self._cache:
             gy, gx = np.gradient(self.stack(trim), axis=(1, 2))
             total = (gx**2 + gy**2).mean(axis=0) + 1e-3
-            self._cache[key] = np.stack([np.median(gx, axis=0), np.median(gy, axis=0), total])
+            self._cache[key] = np.stack([half_level_median(gx), half_level_median(gy), total])
         return self._cache[key]
 
     def control_stack(self) -> np.ndarray | None:

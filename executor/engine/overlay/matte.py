@@ -29,6 +29,7 @@ from loguru import logger
 from executor.engine.frames import Box
 from executor.engine.inpaint.motion import CameraPath
 from executor.engine.overlay.evidence import RunEvidence
+from executor.engine.overlay.median import median_over_frames
 
 FADE_TRIM = 3  # frames at each end of a run left out (the mark may fade in or out there)
 MIN_SPREAD = 5.0  # luma levels: below this the background is "still" under the mark
@@ -141,20 +142,20 @@ def removes_overlay(stack: np.ndarray, gain: np.ndarray, offset: np.ndarray, box
     zero, and recovers worse than the fill alone."""
     recovered = (stack - offset[None]) / np.maximum(gain, 0.02)[None]
     x1, y1, x2, y2 = box
-    before = _fixed_energy(stack[:, y1:y2, x1:x2])
-    after = _fixed_energy(recovered[:, y1:y2, x1:x2])
     inked = gain < 0.9
     ring = known_mask(gain.shape, box)
     if inked.any() and ring.any():
         swing = float(np.median(recovered.std(axis=0)[inked]))
         if swing > MAX_SWING * max(float(np.median(stack.std(axis=0)[ring])), NOISE):
             return False
+    before = _fixed_energy(stack[:, y1:y2, x1:x2])
+    after = _fixed_energy(recovered[:, y1:y2, x1:x2])
     return after <= MAX_LEFT_EDGES * before
 
 
 def _fixed_energy(stack: np.ndarray) -> float:
     gy, gx = np.gradient(stack, axis=(1, 2))
-    return float((np.median(gx, axis=0) ** 2 + np.median(gy, axis=0) ** 2).mean())
+    return float((median_over_frames(gx) ** 2 + median_over_frames(gy) ** 2).mean())
 
 
 def _pair_sums(
@@ -167,6 +168,8 @@ def _pair_sums(
     clear = cv2.erode(known.astype(np.uint8), np.ones((3, 3), np.uint8))
     origin = np.array([region[0], region[1]], dtype=np.float64)
     chosen = np.unique(np.linspace(0, len(indices) - 1, min(MAX_FRAMES, len(indices))).astype(int))
+    unknown = ~known
+    wanted = np.count_nonzero(unknown)
     for k in chosen:
         t = indices[k]
         picture = np.zeros((height, width), dtype=np.float32)
@@ -187,7 +190,7 @@ def _pair_sums(
                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                 borderValue=0,
             ).astype(bool)
-            fresh = seen & ~found & ~known
+            fresh = seen & unknown & ~found
             if not fresh.any():
                 stale += 1
                 continue
@@ -195,17 +198,17 @@ def _pair_sums(
             pixels = cv2.warpAffine(
                 stack[j], matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
             )
-            picture[fresh] = pixels[fresh]
+            np.copyto(picture, pixels, where=fresh)
             found |= fresh
-            if found.sum() >= (~known).sum():
+            if np.count_nonzero(found) >= wanted:
                 break
+        # Whole-array sums where `found` (boolean indexing gathers and scatters each term:
+        # several times slower); `picture` is 0 elsewhere, the same float32 terms are added.
         out = stack[k]
-        sums[0][found] += 1
-        sums[1][found] += picture[found]
-        sums[2][found] += picture[found] ** 2
-        sums[3][found] += out[found]
-        sums[4][found] += (out * picture)[found]
-        sums[5][found] += out[found] ** 2
+        for total, term in zip(
+            sums, (1.0, picture, picture**2, out, out * picture, out**2), strict=True
+        ):
+            np.add(total, term, out=total, where=found)
     return sums
 
 
@@ -215,7 +218,10 @@ def inversion_weight(matte: Matte, observed: np.ndarray, fill_error: float) -> n
     ink or the estimate is unreliable; all of it where there is no ink (the pixel as is)."""
     inked = matte.gain < 1.0
     weight = fill_error**2 / (fill_error**2 + matte.error**2 + 1e-6)
-    clipped = (observed.max(axis=2) >= 250) & inked
+    # The channels' maximum by two elementwise maxima: numpy's max over a last axis of
+    # three is several times slower.
+    brightest = np.maximum(np.maximum(observed[..., 0], observed[..., 1]), observed[..., 2])
+    clipped = (brightest >= 250) & inked
     weight = np.where(matte.reliable & ~clipped, weight, 0.0).astype(np.float32)
     # A little smoothing: no speckle where neighbouring estimates disagree.
     return np.asarray(cv2.GaussianBlur(weight, (0, 0), 0.8), dtype=np.float32)
@@ -225,9 +231,9 @@ def fill_error(observed: np.ndarray, filled: np.ndarray, matte: Matte) -> float:
     """The fill's error in this frame, measured where the matte says there is no ink (there
     the picture is known: it is the decoded pixel)."""
     bare = matte.bare
-    if bare.sum() < 32:
+    if np.count_nonzero(bare) < 32:
         return FILL_ERROR
-    gap = observed.astype(np.float32)[bare] - filled.astype(np.float32)[bare]
+    gap = observed[bare].astype(np.float32) - filled[bare].astype(np.float32)
     return max(NOISE, float(np.sqrt(np.mean(gap**2))))
 
 
@@ -237,9 +243,16 @@ def recover(observed: np.ndarray, filled: np.ndarray, region: Box, matte: Matte)
     local = matte.over(region)
     gain = np.maximum(local.gain, 0.02)
     weight = inversion_weight(local, observed, fill_error(observed, filled, local))
-    inverted = (observed.astype(np.float32) - local.offset[..., None]) / gain[..., None]
-    out = weight[..., None] * inverted + (1.0 - weight[..., None]) * filled.astype(np.float32)
+    # The per-pixel planes as three channels: numpy broadcasting over a last axis of three
+    # is several times slower than the same arithmetic on whole arrays.
+    offset3, gain3, weight3 = (_channels(plane) for plane in (local.offset, gain, weight))
+    inverted = (observed.astype(np.float32) - offset3) / gain3
+    out = weight3 * inverted + (1.0 - weight3) * filled.astype(np.float32)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _channels(plane: np.ndarray) -> np.ndarray:
+    return np.asarray(cv2.merge([plane, plane, plane]))
 
 
 def _aligned(matte: Matte, region: Box) -> Matte:
