@@ -270,15 +270,14 @@ def write_perfect(marked: Path, clean: Path, boxes: Sequence[Box | None], target
         for frame, under in zip(marks, cleans, strict=False):
             box = boxes[frame.index] if frame.index < len(boxes) else None
             if box is not None:
-                x1, y1, x2, y2 = grow(
-                    box, margin_for(frame.width, frame.height), frame.width, frame.height
-                )
-                frame.y = frame.y.copy()
+                # Whole chroma samples (the box aligned as the engine aligns its repaints).
+                margin = margin_for(frame.width, frame.height)
+                x1, y1, x2, y2 = frame.align(grow(box, margin, frame.width, frame.height))
+                chroma = (slice(y1 // 2, (y2 + 1) // 2), slice(x1 // 2, (x2 + 1) // 2))
+                frame.y, frame.u, frame.v = frame.y.copy(), frame.u.copy(), frame.v.copy()
                 frame.y[y1:y2, x1:x2] = under.y[y1:y2, x1:x2]
-                cx1, cy1, cx2, cy2 = x1 // 2, y1 // 2, (x2 + 1) // 2, (y2 + 1) // 2
-                frame.u, frame.v = frame.u.copy(), frame.v.copy()
-                frame.u[cy1:cy2, cx1:cx2] = under.u[cy1:cy2, cx1:cx2]
-                frame.v[cy1:cy2, cx1:cx2] = under.v[cy1:cy2, cx1:cx2]
+                frame.u[chroma] = under.u[chroma]
+                frame.v[chroma] = under.v[chroma]
             writer.write(frame)
 
 
